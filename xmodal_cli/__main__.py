@@ -1,0 +1,3 @@
+from xmodal_cli.cli import main
+
+main()

@@ -1,0 +1,335 @@
+"""Command line: parse, call one service, hand the result to render; map errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from xmodal_cli import __version__, config, render
+from xmodal_cli.errors import UsageError, XmodalError
+
+app = typer.Typer(
+    name="xmodal",
+    help="Search your own photos and notes by meaning, offline.\n\n"
+    "Index folders once (later runs only touch what changed), then ask in plain words.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+IndexDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--index-dir",
+        help="Index folder (default: $XMODAL_HOME or the XDG data dir).",
+        show_default=False,
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results and errors.")]
+Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number of files to return.")]
+Types = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--type", "-t", help="Only this type: image or text (repeatable).", show_default=False
+    ),
+]
+MinScore = Annotated[
+    float | None, typer.Option("--min-score", help="Drop hits below this cosine score.")
+]
+Under = Annotated[
+    list[Path] | None,
+    typer.Option("--under", help="Only files inside this folder (repeatable).", show_default=False),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
+Jsonl = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
+Paths = Annotated[bool, typer.Option("--paths", help="Print only paths, one per line.")]
+Null = Annotated[bool, typer.Option("-0", "--null", help="With --paths: end each path with NUL.")]
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Translate domain errors and Ctrl-C into messages and exit codes."""
+    try:
+        return action()
+    except XmodalError as exc:
+        render.error(exc.message, exc.hint)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        render.error("interrupted", "what was committed is kept; run the same command to finish")
+        raise typer.Exit(130) from None
+    except OSError as exc:
+        render.error(str(exc), "check free disk space and permissions of the index folder")
+        raise typer.Exit(1) from None
+
+
+def _output_mode(as_json: bool, jsonl: bool, paths: bool) -> str:
+    chosen = [name for name, on in (("json", as_json), ("jsonl", jsonl), ("paths", paths)) if on]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one output mode, not {' and '.join('--' + c for c in chosen)}")
+    return chosen[0] if chosen else "table"
+
+
+@app.command()
+def index(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Folders or files to index.", show_default=False)
+    ] = None,
+    *,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            "-x",
+            help="Skip names or paths matching this glob (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    hidden: Annotated[
+        bool, typer.Option("--hidden", help="Also index hidden files and folders.")
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the FAISS files from the SQLite catalog.")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Images per model batch.")
+    ] = 32,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Decoding threads.")] = max(
+        1, os.cpu_count() or 1
+    ),
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    as_json: Json = False,
+    quiet: Quiet = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Index photos and text files; later runs only encode what changed.
+
+    New and changed files are encoded, deleted files are pruned, renamed files keep their
+    vectors. Unreadable files are skipped with a reason. Ctrl-C keeps what was committed.
+
+    Examples:
+
+      xmodal index ~/Pictures ~/Notes
+
+      xmodal index ~/Pictures --exclude '*.tmp' --exclude 'cache'
+
+      xmodal index --rebuild
+    """
+
+    def action() -> None:
+        from xmodal_cli.collection import open_collection
+        from xmodal_cli.indexer import IndexOptions, index_paths, rebuild_vectors
+        from xmodal_cli.models import load_profile
+
+        if not paths and not rebuild:
+            raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
+        directory = config.index_dir(index_dir)
+        profile = load_profile("lite", device=config.resolve_device(device))
+        with open_collection(directory, create=True, profile=profile) as collection:
+            if rebuild:
+                counts = rebuild_vectors(collection.catalog, collection.vectors)
+                if not quiet:
+                    render.stderr_console().print(
+                        "rebuilt " + ", ".join(f"{s}: {n} vectors" for s, n in counts.items())
+                    )
+            if paths:
+                reporter = render.ProgressReporter(quiet=quiet)
+                summary = index_paths(
+                    paths,
+                    catalog=collection.catalog,
+                    vectors=collection.vectors,
+                    profile=collection.profile,
+                    options=IndexOptions(
+                        exclude=tuple(exclude or ()),
+                        include_hidden=hidden,
+                        batch_size=batch_size,
+                        workers=workers,
+                    ),
+                    reporter=reporter,
+                )
+                render.index_summary(summary, as_json=as_json, quiet=quiet)
+
+    _run(action)
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str, typer.Argument(help="What you are looking for, in plain words.", show_default=False)
+    ],
+    *,
+    limit: Limit = 10,
+    types: Types = None,
+    min_score: MinScore = None,
+    under: Under = None,
+    as_json: Json = False,
+    jsonl: Jsonl = False,
+    paths: Paths = False,
+    null: Null = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Find files by meaning: photos and passages that match a text query.
+
+    Examples:
+
+      xmodal search "a cat sleeping on a sofa"
+
+      xmodal search "tax receipt" --type text -n 5 --json
+
+      xmodal search "red flowers" --under ~/Pictures/2023 --paths
+    """
+
+    def action() -> None:
+        from xmodal_cli.collection import open_collection
+        from xmodal_cli.search import make_filters, search_text
+
+        mode = _output_mode(as_json, jsonl, paths)
+        filters = make_filters(types or (), under or (), min_score)
+        with open_collection(config.index_dir(index_dir)) as collection:
+            rows = search_text(
+                query,
+                catalog=collection.catalog,
+                vectors=collection.vectors,
+                profile=collection.profile,
+                limit=limit,
+                filters=filters,
+            )
+        render.results(rows, mode, null=null)
+
+    _run(action)
+
+
+@app.command()
+def similar(
+    file: Annotated[
+        Path, typer.Argument(help="An image or text file (indexed or not).", show_default=False)
+    ],
+    *,
+    limit: Limit = 10,
+    types: Types = None,
+    min_score: MinScore = None,
+    under: Under = None,
+    as_json: Json = False,
+    jsonl: Jsonl = False,
+    paths: Paths = False,
+    null: Null = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Find files like FILE: look-alike photos, related notes. FILE itself is left out.
+
+    Examples:
+
+      xmodal similar ~/Pictures/beach.jpg
+
+      xmodal similar ~/Pictures/beach.jpg --type image --paths | xargs -d '\\n' feh
+
+      xmodal similar notes/budget.md --type text -n 5
+    """
+
+    def action() -> None:
+        from xmodal_cli.collection import open_collection
+        from xmodal_cli.search import make_filters, search_similar
+
+        mode = _output_mode(as_json, jsonl, paths)
+        filters = make_filters(types or (), under or (), min_score)
+        with open_collection(config.index_dir(index_dir)) as collection:
+            rows = search_similar(
+                file,
+                catalog=collection.catalog,
+                vectors=collection.vectors,
+                profile=collection.profile,
+                limit=limit,
+                filters=filters,
+            )
+        render.results(rows, mode, null=null)
+
+    _run(action)
+
+
+@app.command()
+def status(
+    *,
+    as_json: Json = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Show where the index lives, which models built it, and what it holds.
+
+    Examples:
+
+      xmodal status
+
+      xmodal status --json | jq .counts
+    """
+
+    def action() -> None:
+        from xmodal_cli.collection import describe, open_collection
+
+        with open_collection(config.index_dir(index_dir)) as collection:
+            info = describe(collection)
+        render.status(info, as_json=as_json)
+
+    _run(action)
+
+
+@app.command()
+def remove(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Folders or files to forget.", show_default=False)
+    ],
+    *,
+    quiet: Quiet = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Forget indexed files under PATHS (the files themselves are not touched).
+
+    Rows, passages and vectors are deleted and the database is compacted, so no text of a
+    removed file stays behind in the index.
+
+    Examples:
+
+      xmodal remove ~/Pictures/old
+
+      xmodal remove ~/Notes/private.md
+    """
+
+    def action() -> None:
+        from xmodal_cli.collection import open_collection
+        from xmodal_cli.indexer import remove_paths
+
+        with open_collection(config.index_dir(index_dir)) as collection:
+            count = remove_paths(paths, catalog=collection.catalog, vectors=collection.vectors)
+        if not quiet:
+            render.stderr_console().print(f"removed {count} files from the index")
+
+    _run(action)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"xmodal {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Search your own photos and notes by meaning, offline."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the offline profile never needs the hub
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()

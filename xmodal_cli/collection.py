@@ -1,0 +1,84 @@
+"""An index directory opened for use: catalog, vector store and the profile that filled them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xmodal_cli.models import Profile, load_profile
+from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.vectors import VectorStore
+
+
+@dataclass
+class Collection:
+    """Everything one command needs; build with `open_collection`, close when done."""
+
+    directory: Path
+    catalog: Catalog
+    vectors: VectorStore
+    profile: Profile
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_collection(
+    directory: Path,
+    *,
+    create: bool = False,
+    profile: Profile | None = None,
+    device: str = "cpu",
+) -> Collection:
+    """Open the index in `directory`, checking it was built by the same models.
+
+    Without an explicit profile the one recorded in the index is used, so `search` never
+    needs to be told which models built it.
+    """
+    catalog = Catalog.open(directory, create=create)
+    try:
+        if profile is None:
+            recorded = catalog.profile_info()
+            profile = load_profile(recorded["name"] if recorded else "lite", device=device)
+        catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
+    except BaseException:
+        catalog.close()
+        raise
+    return Collection(directory, catalog, VectorStore(directory, catalog, profile.spaces), profile)
+
+
+def describe(collection: Collection) -> dict[str, Any]:
+    """Facts for `xmodal status`: location, models, counts, size, last update."""
+    catalog = collection.catalog
+    info = catalog.profile_info() or {}
+    last = catalog.conn.execute("SELECT MAX(indexed_at) FROM files").fetchone()[0]
+    size = sum(
+        p.stat().st_size
+        for p in collection.directory.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    )
+    space_counts = catalog.space_counts()
+    return {
+        "index_dir": str(collection.directory),
+        "profile": info.get("name", collection.profile.name),
+        "models": info.get("models", collection.profile.model_ids),
+        "dims": info.get("spaces", collection.profile.spaces),
+        "vectors": {space: space_counts.get(space, 0) for space in collection.profile.spaces},
+        "counts": catalog.counts(),
+        "files": sum(c["files"] for c in catalog.counts().values()),
+        "size_bytes": size,
+        "schema_version": int(catalog.get_meta("schema_version") or 0),
+        "last_indexed": (
+            dt.datetime.fromtimestamp(last).astimezone().isoformat(timespec="seconds")
+            if last
+            else None
+        ),
+    }

@@ -1,0 +1,47 @@
+"""Where things live: index directory, model cache, and the compute device."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "xmodal"
+
+
+def index_dir(override: Path | None = None) -> Path:
+    """The index directory: --index-dir, else $XMODAL_HOME, else the XDG data dir."""
+    if override is not None:
+        return override.expanduser().absolute()
+    env = os.environ.get("XMODAL_HOME")
+    if env:
+        return Path(env).expanduser().absolute()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def cache_dir() -> Path:
+    """Derived model files (ONNX exports, label embeddings): $XMODAL_CACHE or the XDG cache."""
+    env = os.environ.get("XMODAL_CACHE")
+    if env:
+        return Path(env).expanduser().absolute()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def resolve_device(requested: str) -> str:
+    """Map auto|cpu|cuda to a torch device string, failing clearly if CUDA is absent."""
+    from xmodal_cli.errors import UsageError
+
+    if requested not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"unknown device {requested!r}", "use one of: auto, cpu, cuda")
+    if requested == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if requested == "cuda":
+        raise UsageError("CUDA was requested but no CUDA device is available", "use --device cpu")
+    return "cpu"

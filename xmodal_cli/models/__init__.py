@@ -1,0 +1,51 @@
+"""Encoders and profiles. A profile is a named set of vector spaces and how to fill them.
+
+Heavy libraries (torch, onnxruntime) are imported inside the functions that need them so
+that `xmodal --help` and `xmodal status` stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+SPACE_TEXT = "text"  # shared semantic space: text passages, and images mapped into words
+SPACE_VISUAL = "visual"  # image appearance, for image -> image similarity
+
+
+@dataclass
+class ImageEncoding:
+    """Vectors per space for a batch of images, plus a short caption per image."""
+
+    vectors: dict[str, np.ndarray]
+    captions: list[str]
+
+
+class Profile(Protocol):
+    """What the indexer and searcher need from a model set; tests pass recording fakes."""
+
+    name: str
+    spaces: dict[str, int]  # space name -> vector dimension
+    model_ids: dict[str, str]  # recorded in the index; a mismatch refuses to open it
+    image_size: int
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors in SPACE_TEXT for passages or queries."""
+        ...
+
+    def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
+        """Unit vectors for a uint8 batch (n, size, size, 3) in every image space."""
+        ...
+
+
+def load_profile(name: str = "lite", *, device: str = "cpu") -> Profile:
+    """Build the named profile (weights load lazily on first use)."""
+    from xmodal_cli.errors import UsageError
+
+    if name != "lite":
+        raise UsageError(f"unknown model profile {name!r}", "available profiles: lite")
+    from xmodal_cli.models.lite import LiteProfile
+
+    return LiteProfile(device=device)

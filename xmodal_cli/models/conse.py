@@ -1,0 +1,81 @@
+"""ConSE (Norouzi et al., ICLR 2014): an image's vector in the text space is the
+probability-weighted mix of the text embeddings of its most likely ImageNet classes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+PROMPT = "a photo of a {}."
+SYNONYMS = 2  # first lemmas carry the common names; later ones are often Latin
+
+
+def label_prompts(labels: list[str], synonyms: int = SYNONYMS) -> list[list[str]]:
+    """Prompt sentences per class, one per leading synonym."""
+    prompts = []
+    for label in labels:
+        names = [n.strip() for n in label.split(",") if n.strip()][:synonyms]
+        prompts.append([PROMPT.format(n) for n in names])
+    return prompts
+
+
+def label_embeddings(
+    labels: list[str], encode: Callable[[list[str]], np.ndarray], cache: Path | None = None
+) -> np.ndarray:
+    """(classes, dim) unit vectors: mean of each class's prompt embeddings, cached on disk."""
+    prompts = label_prompts(labels)
+    key = hashlib.sha256("\n".join("|".join(p) for p in prompts).encode()).hexdigest()[:16]
+    path = cache / f"conse-labels-{key}.npy" if cache else None
+    if path is not None and path.exists():
+        return np.load(path)
+    flat = [p for group in prompts for p in group]
+    vectors = encode(flat)
+    out = np.zeros((len(prompts), vectors.shape[1]), dtype=np.float32)
+    row = 0
+    for i, group in enumerate(prompts):
+        out[i] = vectors[row : row + len(group)].mean(axis=0)
+        row += len(group)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".conse-", suffix=".npy", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, out)
+        os.replace(tmp, path)
+    return out
+
+
+def conse_vectors(
+    probs: np.ndarray, label_vectors: np.ndarray, *, top_k: int, temperature: float
+) -> np.ndarray:
+    """Unit vectors: top-k class embeddings weighted by sharpened, renormalised probabilities."""
+    k = min(top_k, probs.shape[1])
+    top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    weights = np.take_along_axis(probs, top, axis=1).astype(np.float64)
+    # p^(1/T) equals softmax(logits / T) up to normalisation; T < 1 trusts the top class more.
+    weights = np.power(np.maximum(weights, 1e-12), 1.0 / temperature)
+    weights /= weights.sum(axis=1, keepdims=True)
+    mixed = np.einsum("nk,nkd->nd", weights, label_vectors[top]).astype(np.float32)
+    mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
+    return mixed
+
+
+def captions(
+    probs: np.ndarray, labels: list[str], *, top: int = 3, floor: float = 0.05
+) -> list[str]:
+    """Short human-readable guess per image, e.g. 'Egyptian cat 77%, tabby 8%'."""
+    out = []
+    for row in probs:
+        best = np.argsort(-row)[:top]
+        parts = [
+            f"{labels[i].split(',')[0]} {row[i]:.0%}"
+            for i in best
+            if row[i] >= floor or i == best[0]
+        ]
+        out.append(", ".join(parts))
+    return out

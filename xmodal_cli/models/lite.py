@@ -1,0 +1,66 @@
+"""The offline default profile: MiniLM text space + EfficientNet-Lite0 (ConSE and visual)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli import config
+from xmodal_cli.models import SPACE_TEXT, SPACE_VISUAL, ImageEncoding, conse, efficientnet, minilm
+
+# Tuned on the real photos in tests/ (see bench/tune_conse.py); changing them changes vectors,
+# so they are part of the recorded model id.
+CONSE_TOP_K = 5
+CONSE_TEMPERATURE = 0.5
+
+
+class LiteProfile:
+    """Everything from PyPI wheels: works offline, on CPU, with no model hub."""
+
+    name = "lite"
+    image_size = efficientnet.IMAGE_SIZE
+
+    def __init__(self, device: str = "cpu", cache: Path | None = None) -> None:
+        self.device = device
+        self.cache = cache or config.cache_dir()
+        self.spaces = {SPACE_TEXT: minilm.DIM, SPACE_VISUAL: efficientnet.FEATURE_DIM}
+        self.model_ids = {
+            SPACE_TEXT: f"{minilm.MODEL_ID}+conse(k={CONSE_TOP_K},t={CONSE_TEMPERATURE})",
+            SPACE_VISUAL: efficientnet.MODEL_ID,
+        }
+        self._text: minilm.OnnxTextEncoder | None = None
+        self._vision: efficientnet.EfficientNetLite0 | None = None
+        self._labels: list[str] | None = None
+        self._label_vectors: np.ndarray | None = None
+
+    def text_encoder(self) -> minilm.OnnxTextEncoder:
+        if self._text is None:
+            self._text = minilm.OnnxTextEncoder(self.cache)
+        return self._text
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        return self.text_encoder().encode(texts)
+
+    def _vision_parts(self) -> tuple[Any, list[str], np.ndarray]:
+        if self._vision is None:
+            self._vision = efficientnet.EfficientNetLite0(self.device)
+            self._labels = efficientnet.labels()
+            self._label_vectors = conse.label_embeddings(
+                self._labels, self.encode_texts, self.cache
+            )
+        assert self._labels is not None and self._label_vectors is not None
+        return self._vision, self._labels, self._label_vectors
+
+    def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
+        vision, labels, label_vectors = self._vision_parts()
+        probs, features = vision.forward(pixels)
+        semantic = conse.conse_vectors(
+            probs, label_vectors, top_k=CONSE_TOP_K, temperature=CONSE_TEMPERATURE
+        )
+        features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        return ImageEncoding(
+            vectors={SPACE_TEXT: semantic, SPACE_VISUAL: features},
+            captions=conse.captions(probs, labels),
+        )

@@ -1,0 +1,181 @@
+"""The only place that prints results: rich table, JSON, JSON lines or bare paths.
+
+Data goes to stdout; progress, notices and errors go to stderr (never mixed), and consoles
+are created lazily so test runners can capture them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from xmodal_cli.indexer import IndexSummary
+from xmodal_cli.search import Result
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """`Error: …` and optional `Hint: …` on stderr."""
+    console = stderr_console()
+    console.print(Text("Error: ", style="bold red") + Text(message))
+    if hint:
+        console.print(Text("Hint: ", style="bold") + Text(hint))
+
+
+def results(rows: list[Result], mode: str, *, null: bool = False) -> None:
+    """Print search results in the chosen output mode."""
+    if mode == "json":
+        sys.stdout.write(
+            json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2) + "\n"
+        )
+    elif mode == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row.as_dict(), ensure_ascii=False) + "\n")
+    elif mode == "paths":
+        end = "\0" if null else "\n"
+        for row in rows:
+            sys.stdout.write(row.path + end)
+    else:
+        _results_table(rows)
+    sys.stdout.flush()
+
+
+def _results_table(rows: list[Result]) -> None:
+    console = stdout_console()
+    if not rows:
+        stderr_console().print("No matches.", style="dim")
+        return
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("score", justify="right")
+    table.add_column("type")
+    table.add_column("path", overflow="fold", style="cyan")
+    table.add_column("snippet", overflow="ellipsis", max_width=60)
+    for row in rows:
+        snippet = row.snippet if len(row.snippet) <= 160 else row.snippet[:157] + "…"
+        table.add_row(str(row.rank), f"{row.score:.3f}", row.type, row.path, snippet)
+    console.print(table)
+
+
+def summary_line(summary: IndexSummary) -> str:
+    """One human line: what the run indexed, kept, moved, removed and skipped."""
+    parts = [
+        f"indexed {summary.indexed} files ({summary.items} items)",
+        f"{summary.unchanged} unchanged",
+    ]
+    if summary.moved:
+        parts.append(f"{summary.moved} moved")
+    parts.append(f"{summary.removed} removed")
+    skipped = f"{summary.skipped} skipped"
+    if summary.skip_reasons:
+        reasons = ", ".join(f"{k}: {v}" for k, v in summary.skip_reasons.most_common())
+        skipped += f" ({reasons})"
+    parts.append(skipped)
+    head = "Interrupted: " if summary.interrupted else ""
+    return head + " · ".join(parts) + f" in {summary.seconds:.1f}s"
+
+
+def index_summary(summary: IndexSummary, *, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
+    elif not quiet:
+        stderr_console().print(summary_line(summary))
+
+
+def status(info: dict[str, Any], *, as_json: bool) -> None:
+    """Where the index lives, its models, and what it holds."""
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    console = stdout_console()
+    console.print(f"[bold]Index[/bold]    {info['index_dir']}")
+    console.print(f"[bold]Profile[/bold]  {info['profile']}")
+    for space, model in info["models"].items():
+        console.print(
+            f"  {space:<8} {model} ({info['dims'][space]}-d, {info['vectors'][space]} vectors)"
+        )
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("type")
+    table.add_column("files", justify="right")
+    table.add_column("items", justify="right")
+    for modality, counts in sorted(info["counts"].items()):
+        table.add_row(modality, str(counts["files"]), str(counts["items"]))
+    console.print(table)
+    console.print(f"[bold]Size[/bold]     {_human_bytes(info['size_bytes'])}")
+    if info.get("last_indexed"):
+        console.print(f"[bold]Updated[/bold]  {info['last_indexed']}")
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} files/s" if speed else "– files/s", style="dim")
+
+
+class ProgressReporter:
+    """Rich progress bar on stderr, plus one line per skipped file."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.console = stderr_console()
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def start(self, total: int) -> None:
+        if self.quiet or not self.console.is_terminal or total == 0:
+            return
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("indexing", total=total)
+
+    def advance(self, count: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, count)
+
+    def skip(self, path: str, reason: str) -> None:
+        if not self.quiet:
+            self.console.print(Text(f"skipped {path}: {reason}", style="yellow"))
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

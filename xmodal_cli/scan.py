@@ -1,0 +1,118 @@
+"""Walk folders into FileRecords; the one table that maps extensions to modalities."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
+TEXT_EXTENSIONS = frozenset(
+    {
+        ".txt", ".md", ".markdown", ".rst", ".org", ".tex", ".log",
+        ".csv", ".tsv", ".json", ".jsonl", ".yaml", ".yml", ".toml", ".ini", ".cfg",
+        ".html", ".htm", ".xml",
+        ".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".kt", ".c", ".h",
+        ".cpp", ".hpp", ".cc", ".cs", ".rb", ".php", ".sh", ".bash", ".zsh", ".sql",
+        ".css", ".scss", ".swift", ".lua", ".r", ".pl",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One indexable file as seen on disk."""
+
+    path: str
+    modality: str
+    size: int
+    mtime_ns: int
+
+
+def modality_of(path: str) -> str | None:
+    """'image', 'text' or None (not indexable) from the file extension."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in TEXT_EXTENSIONS:
+        return "text"
+    return None
+
+
+@dataclass
+class ScanNotes:
+    """What the walk passed over and why (reported as skips)."""
+
+    skipped: list[tuple[str, str]]
+
+
+def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)
+
+
+def scan_tree(
+    roots: Iterable[Path],
+    *,
+    exclude: tuple[str, ...] = (),
+    include_hidden: bool = False,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> Iterator[FileRecord]:
+    """Yield indexable regular files under `roots`, sorted per directory for stable order.
+
+    Symlinked directories are not descended into, so link loops cannot hang the walk;
+    symlinked files are indexed under their own path. FIFOs and devices are never opened.
+    """
+    skip = on_skip or (lambda _path, _reason: None)
+    for root in roots:
+        root_str = os.path.abspath(root)
+        if os.path.isfile(root_str):
+            record = _record(root_str, skip)
+            if record is not None:
+                yield record
+            continue
+        for dirpath, dirnames, filenames in os.walk(root_str, onerror=None):
+            kept = []
+            for d in sorted(dirnames):
+                full = os.path.join(dirpath, d)
+                if (not include_hidden and d.startswith(".")) or _excluded(full, d, exclude):
+                    continue
+                kept.append(d)
+            dirnames[:] = kept
+            for name in sorted(filenames):
+                if not include_hidden and name.startswith("."):
+                    continue
+                full = os.path.join(dirpath, name)
+                if _excluded(full, name, exclude) or modality_of(name) is None:
+                    continue
+                record = _record(full, skip)
+                if record is not None:
+                    yield record
+
+
+def _record(path: str, skip: Callable[[str, str], None]) -> FileRecord | None:
+    modality = modality_of(path)
+    if modality is None:
+        return None
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        skip(path.encode("utf-8", "backslashreplace").decode(), "file name is not valid UTF-8")
+        return None
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        skip(path, f"cannot stat: {exc.strerror or exc}")
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        skip(path, "not a regular file")
+        return None
+    return FileRecord(path=path, modality=modality, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+
+def is_under(path: str, root: str) -> bool:
+    """True if `path` is `root` or inside it (string prefix on a path boundary)."""
+    root = root.rstrip(os.sep) or os.sep
+    return path == root or path.startswith(root if root == os.sep else root + os.sep)

@@ -1,0 +1,244 @@
+"""Answer queries: encode per space → exact FAISS search → filter → collapse to files → fuse.
+
+Scores from different spaces (or from different modalities, whose cosine ranges differ even
+inside one space) are never compared raw: each (space, modality) list is ranked on its own
+and the lists are merged by reciprocal rank fusion. The `score` shown is the raw cosine in
+the space that found the file, so it stays meaningful for --min-score.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli.errors import UsageError, XmodalError
+from xmodal_cli.media import DecodeError
+from xmodal_cli.media.image import decode_image
+from xmodal_cli.media.text import chunk_text, read_text
+from xmodal_cli.models import SPACE_TEXT, SPACE_VISUAL, Profile
+from xmodal_cli.scan import is_under, modality_of
+from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.vectors import VectorStore
+
+MODALITIES = ("image", "text")
+_RRF_K = 60  # the usual constant: damps the gap between rank 1 and rank 2
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied to hits before they are counted towards the limit."""
+
+    types: frozenset[str] = frozenset(MODALITIES)
+    under: tuple[str, ...] = ()
+    min_score: float | None = None
+    exclude_paths: frozenset[str] = frozenset()
+
+    def accepts(self, path: str, modality: str, score: float) -> bool:
+        if modality not in self.types or path in self.exclude_paths:
+            return False
+        if self.min_score is not None and score < self.min_score:
+            return False
+        return not self.under or any(is_under(path, root) for root in self.under)
+
+
+@dataclass
+class Result:
+    """One file in the answer, with the passage or caption that matched best."""
+
+    rank: int
+    score: float
+    type: str
+    path: str
+    snippet: str
+    space: str
+    position: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "path": self.path,
+            "score": round(self.score, 4),
+            "type": self.type,
+            "snippet": self.snippet,
+            "space": self.space,
+            "position": self.position,
+            **({"info": self.info} if self.info else {}),
+        }
+
+
+def make_filters(
+    types: Iterable[str] = (),
+    under: Iterable[Path] = (),
+    min_score: float | None = None,
+) -> Filters:
+    """Validate user filters (unknown type is a usage error)."""
+    chosen = frozenset(types) or frozenset(MODALITIES)
+    unknown = chosen - set(MODALITIES)
+    if unknown:
+        raise UsageError(
+            f"unknown type {sorted(unknown)[0]!r}", f"use one of: {', '.join(MODALITIES)}"
+        )
+    return Filters(
+        types=chosen,
+        under=tuple(os.path.abspath(p.expanduser()) for p in under),
+        min_score=min_score,
+    )
+
+
+def search_text(
+    query: str,
+    *,
+    catalog: Catalog,
+    vectors: VectorStore,
+    profile: Profile,
+    limit: int = 10,
+    filters: Filters | None = None,
+) -> list[Result]:
+    """Files whose content best matches a free-text query."""
+    if not query.strip():
+        raise UsageError("the query is empty", 'try: xmodal search "sunset over the sea"')
+    filters = filters or Filters()
+    query_vector = profile.encode_texts([query])[0]
+    lists = [
+        _search_space(catalog, vectors, SPACE_TEXT, query_vector, modality, filters, limit)
+        for modality in sorted(filters.types)
+    ]
+    return _fuse(lists, limit)
+
+
+def search_similar(
+    path: Path,
+    *,
+    catalog: Catalog,
+    vectors: VectorStore,
+    profile: Profile,
+    limit: int = 10,
+    filters: Filters | None = None,
+) -> list[Result]:
+    """Files most like `path` (indexed or not); the file itself is left out."""
+    absolute = os.path.abspath(path.expanduser())
+    if not os.path.exists(absolute):
+        raise XmodalError(
+            f"file not found: {path}", "check the path; `xmodal status` shows what is indexed"
+        )
+    if os.path.isdir(absolute):
+        raise UsageError(f"{path} is a folder", "give one image or text file")
+    modality = modality_of(absolute)
+    if modality is None:
+        raise UsageError(
+            f"unsupported file type: {path}", "similar works with images and text files"
+        )
+    base = filters or Filters()
+    filters = Filters(base.types, base.under, base.min_score, base.exclude_paths | {absolute})
+    query = _query_vectors(absolute, modality, catalog, profile)
+    lists = []
+    for target in sorted(filters.types):
+        # Image -> image uses appearance; anything else goes through the shared text space.
+        space = SPACE_VISUAL if modality == target == "image" else SPACE_TEXT
+        if space in query:
+            lists.append(
+                _search_space(catalog, vectors, space, query[space], target, filters, limit)
+            )
+    return _fuse(lists, limit)
+
+
+def _query_vectors(
+    path: str, modality: str, catalog: Catalog, profile: Profile
+) -> dict[str, np.ndarray]:
+    """Reuse the stored vectors of an indexed, unchanged file; otherwise encode it now."""
+    row = catalog.file_by_path(path)
+    if row is not None:
+        stat = os.stat(path)
+        if stat.st_size == row.size and stat.st_mtime_ns == row.mtime_ns:
+            out = {}
+            for space, dim in profile.spaces.items():
+                stored = catalog.file_vectors(row.id, space, dim)
+                if len(stored):
+                    out[space] = _unit(stored.mean(axis=0))
+            if out:
+                return out
+    try:
+        if modality == "image":
+            pixels = decode_image(path, profile.image_size).pixels
+            encoded = profile.encode_images(pixels[None])
+            return {space: m[0] for space, m in encoded.vectors.items()}
+        chunks = chunk_text(read_text(path))
+        return {SPACE_TEXT: _unit(profile.encode_texts([c.text for c in chunks]).mean(axis=0))}
+    except DecodeError as exc:
+        raise XmodalError(f"cannot read {path}: {exc}") from None
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+
+
+def _search_space(
+    catalog: Catalog,
+    vectors: VectorStore,
+    space: str,
+    query: np.ndarray,
+    modality: str,
+    filters: Filters,
+    limit: int,
+) -> list[Result]:
+    """Best item per file of one modality, widening k until `limit` files pass the filters."""
+    index = vectors.get(space)
+    k = max(64, limit * 8)
+    while True:
+        scores, ids = index.search(query, k)
+        rows = catalog.items_by_id(ids.tolist())
+        best: dict[int, Result] = {}
+        for score, item_id in zip(scores.tolist(), ids.tolist(), strict=True):
+            row = rows.get(item_id)
+            if row is None or row.file_id in best:
+                continue  # None: a vector whose row is gone (FAISS is rebuilt on next index)
+            if row.modality != modality or not filters.accepts(row.path, row.modality, score):
+                continue
+            best[row.file_id] = Result(
+                rank=0,
+                score=float(score),
+                type=row.modality,
+                path=row.path,
+                snippet=_snippet(row.snippet, row.info, row.modality),
+                space=space,
+                position=row.position,
+                info=row.info,
+            )
+            if len(best) >= limit:
+                break
+        below_floor = (
+            filters.min_score is not None and len(scores) and scores[-1] < filters.min_score
+        )
+        if len(best) >= limit or k >= index.ntotal or below_floor:
+            return list(best.values())
+        k *= 4
+
+
+def _snippet(text: str | None, info: dict[str, Any], modality: str) -> str:
+    parts = [text or ""]
+    if modality == "image":
+        parts += [str(info[key]) for key in ("taken", "camera") if info.get(key)]
+    return " · ".join(p for p in parts if p)
+
+
+def _fuse(lists: list[list[Result]], limit: int) -> list[Result]:
+    """One list: as is. Several: reciprocal rank fusion, ties broken by raw score."""
+    if len(lists) == 1:
+        merged = lists[0]
+    else:
+        fused: list[tuple[float, float, Result]] = []
+        for hits in lists:
+            for rank, hit in enumerate(hits):
+                fused.append((1.0 / (_RRF_K + rank + 1), hit.score, hit))
+        fused.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        merged = [hit for _, _, hit in fused]
+    out = merged[:limit]
+    for rank, hit in enumerate(out, start=1):
+        hit.rank = rank
+    return out

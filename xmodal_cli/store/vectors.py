@@ -1,0 +1,152 @@
+"""FAISS index per space: exact inner product over unit vectors, ids = catalog item ids.
+
+Each `SPACE.faiss` has a `SPACE.faiss.json` sidecar naming the catalog generation it
+reflects. The FAISS file is written first (temp file + os.replace), then the sidecar, so a
+crash between the two leaves a mismatch that triggers a rebuild from SQLite, never a lie.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli.store.catalog import Catalog
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+class VectorIndex:
+    """One space's vectors: IndexIDMap2 over IndexFlatIP (exact, removable ids)."""
+
+    def __init__(self, dim: int, index: Any = None) -> None:
+        faiss = _faiss()
+        self.dim = dim
+        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        data = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
+        self.index.add_with_ids(data, np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids: list[int]) -> None:
+        if ids:
+            self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) for one query vector, best first, FAISS's -1 padding dropped."""
+        if self.ntotal == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        faiss = _faiss()
+        data = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim).copy()
+        faiss.normalize_L2(data)
+        scores, ids = self.index.search(data, max(1, min(k, self.ntotal)))
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def save(self, path: Path, generation: int) -> None:
+        faiss = _faiss()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+        os.close(fd)
+        try:
+            faiss.write_index(self.index, tmp)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        _write_json(
+            _sidecar(path), {"generation": generation, "count": self.ntotal, "dim": self.dim}
+        )
+
+    @classmethod
+    def load(cls, path: Path, dim: int, generation: int) -> VectorIndex | None:
+        """The saved index if it reflects `generation`; None if missing, stale or unreadable."""
+        try:
+            meta = json.loads(_sidecar(path).read_text())
+            if meta.get("generation") != generation or meta.get("dim") != dim:
+                return None
+            index = _faiss().read_index(str(path))
+        except (OSError, ValueError, RuntimeError):
+            return None
+        if index.ntotal != meta.get("count") or index.d != dim:
+            return None
+        return cls(dim, index)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+class VectorStore:
+    """All spaces of one index directory, loaded or rebuilt lazily from the catalog."""
+
+    def __init__(self, directory: Path, catalog: Catalog, spaces: dict[str, int]) -> None:
+        self.directory = directory
+        self.catalog = catalog
+        self.spaces = spaces
+        self._loaded: dict[str, VectorIndex] = {}
+        self.rebuilt: list[str] = []
+
+    def path(self, space: str) -> Path:
+        return self.directory / f"{space}.faiss"
+
+    def get(self, space: str) -> VectorIndex:
+        if space not in self._loaded:
+            dim = self.spaces[space]
+            index = VectorIndex.load(self.path(space), dim, self.catalog.generation)
+            if index is None:
+                index = self.rebuild(space)
+            self._loaded[space] = index
+        return self._loaded[space]
+
+    def loaded_spaces(self) -> list[str]:
+        return list(self._loaded)
+
+    def is_current(self, space: str) -> bool:
+        """True if the saved file claims the catalog's current generation."""
+        try:
+            meta = json.loads(_sidecar(self.path(space)).read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(meta.get("generation") == self.catalog.generation and self.path(space).exists())
+
+    def rebuild(self, space: str) -> VectorIndex:
+        """A fresh index from the catalog's BLOBs (the source of truth)."""
+        dim = self.spaces[space]
+        index = VectorIndex(dim)
+        for ids, vectors in self.catalog.iter_vectors(space, dim):
+            index.add(ids, vectors)
+        self._loaded[space] = index
+        self.rebuilt.append(space)
+        return index
+
+    def save(self) -> None:
+        """Write every loaded space for the catalog's current generation."""
+        generation = self.catalog.generation
+        for space, index in self._loaded.items():
+            index.save(self.path(space), generation)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.directory.glob("*.faiss") if p.exists())
