@@ -1,0 +1,1 @@
+"""Benchmarks and sample media helpers (not part of the installed package)."""
