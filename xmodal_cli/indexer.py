@@ -384,8 +384,7 @@ def _store_batch(
                 group = encoded_images[image_index // options.batch_size]
                 row = image_index % options.batch_size
                 for space, matrix in group.vectors.items():
-                    snippet = group.captions[row] if space == SPACE_TEXT else None
-                    items.append(NewItem(space, 0, snippet, matrix[row]))
+                    items.append(NewItem(space, 0, group.captions[row], matrix[row]))
                 image_index += 1
             for position, snippet in enumerate(decoded.snippets):
                 assert passage_vectors is not None

@@ -7,6 +7,7 @@ are created lazily so test runners can capture them.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -67,16 +68,31 @@ def _results_table(rows: list[Result]) -> None:
     if not rows:
         stderr_console().print("No matches.", style="dim")
         return
+    shown = [_display_path(row.path) for row in rows]
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right", style="dim")
     table.add_column("score", justify="right")
     table.add_column("type")
-    table.add_column("path", overflow="fold", style="cyan")
-    table.add_column("snippet", overflow="ellipsis", max_width=60)
-    for row in rows:
-        snippet = row.snippet if len(row.snippet) <= 160 else row.snippet[:157] + "…"
-        table.add_row(str(row.rank), f"{row.score:.3f}", row.type, row.path, snippet)
+    # Paths are what people act on: give them room first, let snippets take the rest.
+    path_width = min(max(len(p) for p in shown), max(20, console.width - 45))
+    table.add_column("path", overflow="fold", style="cyan", min_width=path_width)
+    table.add_column("snippet", overflow="ellipsis", max_width=80)
+    for row, path in zip(rows, shown, strict=True):
+        snippet = " ".join(row.snippet.split())
+        snippet = snippet if len(snippet) <= 160 else snippet[:157] + "…"
+        table.add_row(str(row.rank), f"{row.score:.3f}", row.type, path, snippet)
     console.print(table)
+
+
+def _display_path(path: str) -> str:
+    """Relative to the working folder when inside it, else with ~ for home (table only)."""
+    cwd = os.getcwd()
+    if path.startswith(cwd + os.sep):
+        return os.path.relpath(path, cwd)
+    home = os.path.expanduser("~")
+    if home != os.sep and path.startswith(home + os.sep):
+        return "~" + path[len(home) :]
+    return path
 
 
 def summary_line(summary: IndexSummary) -> str:

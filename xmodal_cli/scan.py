@@ -49,8 +49,14 @@ class ScanNotes:
     skipped: list[tuple[str, str]]
 
 
-def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)
+def _excluded(path: str, root: str, name: str, patterns: tuple[str, ...]) -> bool:
+    """A pattern may name the entry ('*.tmp'), a path below the root ('drafts/*') or an
+    absolute path ('/home/me/Pictures/cache')."""
+    relative = os.path.relpath(path, root)
+    return any(
+        fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(path, p)
+        for p in patterns
+    )
 
 
 def scan_tree(
@@ -77,7 +83,9 @@ def scan_tree(
             kept = []
             for d in sorted(dirnames):
                 full = os.path.join(dirpath, d)
-                if (not include_hidden and d.startswith(".")) or _excluded(full, d, exclude):
+                if (not include_hidden and d.startswith(".")) or _excluded(
+                    full, root_str, d, exclude
+                ):
                     continue
                 kept.append(d)
             dirnames[:] = kept
@@ -85,7 +93,7 @@ def scan_tree(
                 if not include_hidden and name.startswith("."):
                     continue
                 full = os.path.join(dirpath, name)
-                if _excluded(full, name, exclude) or modality_of(name) is None:
+                if _excluded(full, root_str, name, exclude) or modality_of(name) is None:
                     continue
                 record = _record(full, skip)
                 if record is not None:

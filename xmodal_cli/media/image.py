@@ -41,12 +41,14 @@ def decode_image(path: str, size: int = 224) -> DecodedImage:
                 if width < 1 or height < 1:
                     raise DecodeError("image has no pixels")
                 info = _exif_info(im)
-                info.update(width=width, height=height)
                 # JPEG can decode at 1/2, 1/4, 1/8 scale directly: far less work per photo.
                 im.draft("RGB", (size, size))
                 im.load()
                 oriented = ImageOps.exif_transpose(im)
                 rgb = _to_rgb(oriented)
+                # As a person sees it: a portrait phone photo stays portrait after rotation.
+                turned = oriented.size != im.size
+                info["width"], info["height"] = (height, width) if turned else (width, height)
     except DecodeError:
         raise
     except FileNotFoundError:

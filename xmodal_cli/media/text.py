@@ -48,6 +48,8 @@ def read_text(path: str) -> str:
 def _decode(data: bytes, *, truncated: bool) -> str:
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8", "replace")
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: same prefix
+        return data.decode("utf-32", "replace")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", "replace")
     if b"\x00" in data[:8192]:

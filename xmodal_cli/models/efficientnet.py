@@ -55,7 +55,7 @@ class EfficientNetLite0:
         import torch
 
         with torch.inference_mode():
-            batch = torch.from_numpy(np.ascontiguousarray(pixels)).to(self._device)
+            batch = torch.from_numpy(np.require(pixels, np.uint8, ["C", "W"])).to(self._device)
             batch = batch.permute(0, 3, 1, 2).float().sub_(_MEAN).div_(_STD)
             if self._half:
                 batch = batch.half()

@@ -122,7 +122,11 @@ class Catalog:
         if path.exists():
             os.chmod(path, 0o600)
         catalog = cls(path, db)
-        catalog._migrate()
+        try:
+            catalog._migrate()
+        except BaseException:
+            conn.close()
+            raise
         return catalog
 
     def close(self) -> None:

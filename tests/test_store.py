@@ -1,0 +1,472 @@
+"""store/: the SQLite catalog (schema, transactions, round trips) and FAISS index files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from xmodal_cli.errors import XmodalError
+from xmodal_cli.store.catalog import DB_NAME, SCHEMA_VERSION, Catalog, NewItem
+from xmodal_cli.store.vectors import VectorIndex, VectorStore
+
+DIM = 8
+SPACES = {"text": DIM, "visual": 4}
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path):
+    cat = Catalog.open(tmp_path / "index", create=True)
+    yield cat
+    cat.close()
+
+
+def _add_file(cat: Catalog, path: str, vectors: dict[str, np.ndarray], **info) -> int:
+    """One file with its items, in one transaction that bumps the generation."""
+    with cat.transaction():
+        file_id = cat.add_file(path, "text", 10, 123, f"hash-{path}", info)
+        items = [
+            NewItem(space, pos, f"{path}#{pos}", vec)
+            for space, vecs in vectors.items()
+            for pos, vec in enumerate(vecs)
+        ]
+        cat.add_items(file_id, items)
+        cat.bump_generation()
+    return file_id
+
+
+# -- catalog --------------------------------------------------------------------------------
+
+
+def test_open_without_create_on_empty_dir_explains(tmp_path: Path) -> None:
+    with pytest.raises(XmodalError) as caught:
+        Catalog.open(tmp_path, create=False)
+    assert "no index" in caught.value.message
+    assert caught.value.hint and "xmodal index" in caught.value.hint
+    assert not (tmp_path / DB_NAME).exists()  # looking must not create anything
+
+
+def test_create_sets_wal_schema_and_private_modes(tmp_path: Path) -> None:
+    directory = tmp_path / "fresh" / "index"
+    cat = Catalog.open(directory, create=True)
+    try:
+        assert cat.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cat.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert cat.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert cat.generation == 0
+        assert _mode(directory / DB_NAME) == 0o600
+        assert _mode(directory) == 0o700
+        for side in ("-wal", "-shm"):  # these hold the same data as the database
+            extra = directory / (DB_NAME + side)
+            if extra.exists():
+                assert _mode(extra) == 0o600
+    finally:
+        cat.close()
+    # Reopening an existing catalog needs no create and migrates nothing.
+    again = Catalog.open(directory, create=False)
+    try:
+        assert again.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        again.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    Catalog.open(tmp_path, create=True).close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(XmodalError) as caught:
+        Catalog.open(tmp_path, create=False)
+    assert "newer xmodal" in caught.value.message
+    assert caught.value.hint and "upgrade" in caught.value.hint
+
+
+def test_bind_profile_records_once_and_refuses_other_models(catalog: Catalog) -> None:
+    assert catalog.profile_info() is None
+    catalog.bind_profile("offline", {"text": 384}, {"text": "minilm"})
+    info = catalog.profile_info()
+    assert info == {"name": "offline", "spaces": {"text": 384}, "models": {"text": "minilm"}}
+    catalog.bind_profile("offline", {"text": 384}, {"text": "minilm"})  # same: fine
+    assert catalog.profile_info() == info
+    with pytest.raises(XmodalError) as caught:
+        catalog.bind_profile("offline", {"text": 384}, {"text": "other-model"})
+    assert "'offline'" in caught.value.message and "minilm" in caught.value.message
+    assert caught.value.hint
+    assert catalog.profile_info() == info  # the refusal changed nothing
+
+
+def test_add_and_read_back_vectors_byte_identical(catalog: Catalog) -> None:
+    rng = np.random.default_rng(1)
+    text_a, vis_a = _unit(rng, 3), _unit(rng, 1, 4)
+    text_b = _unit(rng, 2)
+    a = _add_file(catalog, "/p/a.txt", {"text": text_a, "visual": vis_a}, taken="2020")
+    b = _add_file(catalog, "/p/b.txt", {"text": text_b})
+    assert catalog.generation == 2
+
+    np.testing.assert_array_equal(catalog.file_vectors(a, "text", DIM), text_a)
+    assert catalog.file_vectors(a, "text", DIM).tobytes() == text_a.tobytes()
+    assert catalog.file_vectors(a, "visual", 4).tobytes() == vis_a.tobytes()
+    assert catalog.file_vectors(b, "visual", 4).shape == (0, 4)
+
+    chunks = list(catalog.iter_vectors("text", DIM, chunk=2))
+    assert [len(ids) for ids, _ in chunks] == [2, 2, 1]  # bounded-memory chunks
+    ids = np.concatenate([i for i, _ in chunks])
+    vecs = np.concatenate([v for _, v in chunks])
+    assert ids.dtype == np.int64 and list(ids) == sorted(ids)
+    assert vecs.tobytes() == np.concatenate([text_a, text_b]).tobytes()
+
+    assert set(catalog.files()) == {"/p/a.txt", "/p/b.txt"}
+    row = catalog.file_by_path("/p/a.txt")
+    assert row is not None and row.id == a and row.hash == "hash-/p/a.txt"
+    assert catalog.file_by_path("/p/none.txt") is None
+
+
+def test_float64_vectors_are_stored_as_float32(catalog: Catalog) -> None:
+    vec = np.linspace(0, 1, DIM)  # float64 in
+    file_id = _add_file(catalog, "/p/f.txt", {"text": vec[None, :]})
+    back = catalog.file_vectors(file_id, "text", DIM)
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back[0], vec, rtol=1e-6)
+
+
+def test_delete_files_returns_item_ids_and_removes_rows(catalog: Catalog) -> None:
+    rng = np.random.default_rng(2)
+    a = _add_file(catalog, "/p/a.txt", {"text": _unit(rng, 2), "visual": _unit(rng, 1, 4)})
+    b = _add_file(catalog, "/p/b.txt", {"text": _unit(rng, 1)})
+    before = {int(i) for ids, _ in catalog.iter_vectors("text", DIM) for i in ids}
+    a_items = {
+        r[0]: r[1]
+        for r in catalog.conn.execute("SELECT id, space FROM items WHERE file_id=?", (a,))
+    }
+    with catalog.transaction():
+        removed = catalog.delete_files([a])
+    assert {space: sorted(ids) for space, ids in removed.items()} == {
+        "text": sorted(i for i, s in a_items.items() if s == "text"),
+        "visual": sorted(i for i, s in a_items.items() if s == "visual"),
+    }
+    assert catalog.file_by_path("/p/a.txt") is None
+    assert catalog.conn.execute("SELECT COUNT(*) FROM items WHERE file_id=?", (a,)).fetchone() == (
+        0,
+    )
+    after = {int(i) for ids, _ in catalog.iter_vectors("text", DIM) for i in ids}
+    assert after == before - set(removed["text"])
+    assert catalog.items_by_id(removed["text"]) == {}
+    assert catalog.file_by_path("/p/b.txt") is not None and b
+    assert catalog.delete_files([9999]) == {}
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_transaction_rolls_back_on_any_exception(catalog: Catalog, error: BaseException) -> None:
+    rng = np.random.default_rng(3)
+    _add_file(catalog, "/p/kept.txt", {"text": _unit(rng, 1)})
+    assert catalog.generation == 1
+    with pytest.raises(type(error)), catalog.transaction():
+        file_id = catalog.add_file("/p/lost.txt", "text", 1, 1, "h", {})
+        catalog.add_items(file_id, [NewItem("text", 0, None, _unit(rng, 1)[0])])
+        catalog.bump_generation()
+        assert catalog.generation == 2  # visible inside the transaction
+        raise error
+    assert catalog.generation == 1
+    assert catalog.file_by_path("/p/lost.txt") is None
+    assert catalog.space_counts() == {"text": 1}
+    assert not catalog.conn.in_transaction
+    # A later transaction works normally after the rollback.
+    _add_file(catalog, "/p/next.txt", {"text": _unit(rng, 1)})
+    assert catalog.generation == 2
+
+
+def test_committed_changes_survive_reopen(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    cat = Catalog.open(tmp_path, create=True)
+    vec = _unit(rng, 1)
+    file_id = _add_file(cat, "/p/a.txt", {"text": vec})
+    cat.close()
+    cat = Catalog.open(tmp_path, create=False)
+    try:
+        assert cat.generation == 1
+        assert cat.file_vectors(file_id, "text", DIM).tobytes() == vec.tobytes()
+    finally:
+        cat.close()
+
+
+def test_items_by_id_joins_file_fields(catalog: Catalog) -> None:
+    rng = np.random.default_rng(5)
+    with catalog.transaction():
+        fid = catalog.add_file("/p/photo.jpg", "image", 5, 6, "h", {"camera": "Canon"})
+        (img_id,) = catalog.add_items(fid, [NewItem("visual", 0, None, _unit(rng, 1, 4)[0])])
+        tid = catalog.add_file("/p/n.txt", "text", 5, 6, "h2", {})
+        t_ids = catalog.add_items(
+            tid, [NewItem("text", i, f"passage {i}", v) for i, v in enumerate(_unit(rng, 3))]
+        )
+    rows = catalog.items_by_id([img_id, t_ids[2], 424242])
+    assert set(rows) == {img_id, t_ids[2]}
+    img = rows[img_id]
+    assert (img.space, img.position, img.snippet, img.path, img.modality, img.file_id) == (
+        "visual",
+        0,
+        None,
+        "/p/photo.jpg",
+        "image",
+        fid,
+    )
+    assert img.info == {"camera": "Canon"}
+    assert rows[t_ids[2]].snippet == "passage 2" and rows[t_ids[2]].info == {}
+    # More ids than one IN (...) batch holds.
+    assert set(catalog.items_by_id([*t_ids, *range(10_000, 11_000)])) == set(t_ids)
+
+
+def test_counts_and_space_counts(catalog: Catalog) -> None:
+    assert catalog.counts() == {} and catalog.space_counts() == {}
+    rng = np.random.default_rng(6)
+    with catalog.transaction():
+        img = catalog.add_file("/p/a.jpg", "image", 1, 1, "h1", {})
+        catalog.add_items(
+            img,
+            [
+                NewItem("text", 0, None, _unit(rng, 1)[0]),
+                NewItem("visual", 0, None, _unit(rng, 1, 4)[0]),
+            ],
+        )
+        note = catalog.add_file("/p/b.txt", "text", 1, 1, "h2", {})
+        catalog.add_items(note, [NewItem("text", i, "x", v) for i, v in enumerate(_unit(rng, 3))])
+        catalog.add_file("/p/c.txt", "text", 1, 1, "h3", {})  # no items (e.g. decode failed)
+    assert catalog.counts() == {"image": {"files": 1, "items": 2}, "text": {"files": 2, "items": 3}}
+    assert catalog.space_counts() == {"text": 4, "visual": 1}
+
+
+def test_move_file_keeps_items(catalog: Catalog) -> None:
+    rng = np.random.default_rng(7)
+    vec = _unit(rng, 2)
+    fid = _add_file(catalog, "/old/a.txt", {"text": vec})
+    with catalog.transaction():
+        catalog.move_file(fid, "/new/a.txt", 11, 99)
+    row = catalog.file_by_path("/new/a.txt")
+    assert row is not None and (row.id, row.size, row.mtime_ns) == (fid, 11, 99)
+    assert catalog.file_by_path("/old/a.txt") is None
+    assert catalog.file_vectors(fid, "text", DIM).tobytes() == vec.tobytes()
+
+
+# -- vectors --------------------------------------------------------------------------------
+
+
+def test_vector_index_add_search_remove_with_int64_ids() -> None:
+    rng = np.random.default_rng(8)
+    vecs = _unit(rng, 5)
+    ids = np.array([3, 2**40 + 7, 11, 2**33, 5], dtype=np.int64)  # beyond int32
+    index = VectorIndex(DIM)
+    index.add(ids, vecs)
+    index.add(np.zeros(0, np.int64), np.zeros((0, DIM), np.float32))  # no-op
+    assert index.ntotal == 5
+
+    scores, found = index.search(vecs[1] * 3.0, k=3)  # query need not be unit length
+    assert found.dtype == np.int64 and found[0] == 2**40 + 7
+    assert scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert list(scores) == sorted(scores, reverse=True)
+
+    scores, found = index.search(vecs[0], k=50)  # k > ntotal
+    assert sorted(found.tolist()) == sorted(ids.tolist())
+    assert len(scores) == 5 and list(scores) == sorted(scores, reverse=True)
+    expected = (vecs @ vecs[0]).astype(np.float32)
+    np.testing.assert_allclose(np.sort(scores)[::-1], np.sort(expected)[::-1], atol=1e-5)
+
+    index.remove([2**40 + 7, 3])
+    index.remove([])
+    assert index.ntotal == 3
+    _, found = index.search(vecs[1], k=10)
+    assert set(found.tolist()) == {11, 2**33, 5}
+
+
+def test_search_on_empty_index_returns_nothing() -> None:
+    scores, found = VectorIndex(DIM).search(np.ones(DIM, np.float32), k=5)
+    assert len(scores) == 0 and len(found) == 0 and found.dtype == np.int64
+
+
+def test_search_drops_minus_one_padding() -> None:
+    # An IVF index probing one list returns fewer hits than k; FAISS pads with id -1.
+    rng = np.random.default_rng(9)
+    cluster_a = _unit(rng, 20) * 0.1 + np.eye(DIM, dtype=np.float32)[0]
+    cluster_b = _unit(rng, 20) * 0.1 - np.eye(DIM, dtype=np.float32)[0]
+    data = np.ascontiguousarray(np.vstack([cluster_a, cluster_b]), dtype=np.float32)
+    faiss.normalize_L2(data)
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, 2, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(data)
+    ivf.nprobe = 1
+    index = VectorIndex(DIM, faiss.IndexIDMap2(ivf))
+    index.add(np.arange(100, 140, dtype=np.int64), data)
+    _, raw_ids = index.index.search(data[:1], 40)
+    assert (raw_ids == -1).any()  # the situation really arises
+    scores, found = index.search(data[0], k=40)
+    assert len(found) == int((raw_ids >= 0).sum())
+    assert (found >= 100).all()
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_save_is_atomic_and_private(tmp_path: Path) -> None:
+    rng = np.random.default_rng(10)
+    index = VectorIndex(DIM)
+    index.add(np.arange(1, 6, dtype=np.int64), _unit(rng, 5))
+    path = tmp_path / "text.faiss"
+    index.save(path, generation=7)
+    index.save(path, generation=7)  # overwriting leaves no debris either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["text.faiss", "text.faiss.json"]
+    assert _mode(path) == 0o600
+    assert _mode(tmp_path / "text.faiss.json") == 0o600
+    meta = json.loads((tmp_path / "text.faiss.json").read_text())
+    assert meta == {"generation": 7, "count": 5, "dim": DIM}
+
+    loaded = VectorIndex.load(path, DIM, generation=7)
+    assert loaded is not None and loaded.ntotal == 5
+    q = _unit(rng, 1)[0]
+    for a, b in zip(index.search(q, 5), loaded.search(q, 5), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_failure_leaves_no_temp_file(tmp_path: Path) -> None:
+    index = VectorIndex(DIM)
+    index.add(np.arange(1, 3, dtype=np.int64), _unit(np.random.default_rng(11), 2))
+    target = tmp_path / "text.faiss"
+    target.mkdir()  # os.replace onto a directory fails
+    with pytest.raises(OSError):
+        index.save(target, generation=1)
+    assert [p.name for p in tmp_path.iterdir()] == ["text.faiss"]
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    index = VectorIndex(DIM)
+    index.add(np.arange(1, 4, dtype=np.int64), _unit(np.random.default_rng(12), 3))
+    path = tmp_path / "text.faiss"
+    index.save(path, generation=3)
+    assert VectorIndex.load(path, DIM, 3) is not None
+    return path
+
+
+def test_load_refuses_other_generation(saved: Path) -> None:
+    assert VectorIndex.load(saved, DIM, generation=4) is None
+    assert VectorIndex.load(saved, DIM, generation=2) is None
+
+
+def test_load_refuses_missing_sidecar(saved: Path) -> None:
+    (saved.parent / "text.faiss.json").unlink()
+    assert VectorIndex.load(saved, DIM, generation=3) is None
+
+
+def test_load_refuses_missing_or_corrupt_faiss_file(saved: Path) -> None:
+    saved.write_bytes(os.urandom(256))
+    assert VectorIndex.load(saved, DIM, generation=3) is None
+    saved.write_bytes(b"")
+    assert VectorIndex.load(saved, DIM, generation=3) is None
+    saved.unlink()
+    assert VectorIndex.load(saved, DIM, generation=3) is None
+
+
+def test_load_refuses_corrupt_sidecar_or_count_mismatch(saved: Path) -> None:
+    sidecar = saved.parent / "text.faiss.json"
+    sidecar.write_text("{not json")
+    assert VectorIndex.load(saved, DIM, generation=3) is None
+    sidecar.write_text(json.dumps({"generation": 3, "count": 99, "dim": DIM}))
+    assert VectorIndex.load(saved, DIM, generation=3) is None
+
+
+def test_load_refuses_other_dim(saved: Path) -> None:
+    assert VectorIndex.load(saved, DIM * 2, generation=3) is None
+    # Even if the sidecar lies about the dim, the index's own dim is checked.
+    sidecar = saved.parent / "text.faiss.json"
+    sidecar.write_text(json.dumps({"generation": 3, "count": 3, "dim": DIM * 2}))
+    assert VectorIndex.load(saved, DIM * 2, generation=3) is None
+
+
+def test_vector_store_rebuilds_stale_index_with_same_results(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    directory = tmp_path / "index"
+    cat = Catalog.open(directory, create=True)
+    try:
+        for n in range(4):
+            _add_file(cat, f"/p/{n}.txt", {"text": _unit(rng, 3), "visual": _unit(rng, 1, 4)})
+        query = _unit(rng, 1)[0]
+
+        store = VectorStore(directory, cat, SPACES)
+        assert not store.is_current("text")
+        first = store.get("text")
+        assert store.rebuilt == ["text"] and first.ntotal == 12
+        assert store.get("text") is first  # cached
+        before = first.search(query, 5)
+        store.save()
+        assert store.is_current("text")
+        assert not store.is_current("visual")  # never loaded, never saved
+        assert store.loaded_spaces() == ["text"]
+
+        fresh = VectorStore(directory, cat, SPACES)
+        loaded = fresh.get("text")
+        assert fresh.rebuilt == []  # current file: loaded, not rebuilt
+        for a, b in zip(before, loaded.search(query, 5), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+        with cat.transaction():
+            cat.bump_generation()  # e.g. a crash after commit but before the FAISS save
+        assert not store.is_current("text")
+        stale = VectorStore(directory, cat, SPACES)
+        rebuilt = stale.get("text")
+        assert stale.rebuilt == ["text"]
+        assert rebuilt.ntotal == 12
+        scores, ids = rebuilt.search(query, 5)
+        np.testing.assert_array_equal(ids, before[1])
+        np.testing.assert_allclose(scores, before[0], rtol=1e-6)
+        stale.save()
+        assert stale.is_current("text")
+        assert store.size_bytes() > 0
+    finally:
+        cat.close()
+
+
+def test_vector_store_rebuild_reflects_deletions(tmp_path: Path) -> None:
+    rng = np.random.default_rng(14)
+    cat = Catalog.open(tmp_path, create=True)
+    try:
+        keep = _add_file(cat, "/p/keep.txt", {"text": _unit(rng, 2)})
+        gone = _add_file(cat, "/p/gone.txt", {"text": _unit(rng, 2)})
+        store = VectorStore(tmp_path, cat, SPACES)
+        store.get("text")
+        store.save()
+        with cat.transaction():
+            removed = cat.delete_files([gone])
+            cat.bump_generation()
+        fresh = VectorStore(tmp_path, cat, SPACES)
+        index = fresh.get("text")
+        assert fresh.rebuilt == ["text"]
+        _, ids = index.search(_unit(rng, 1)[0], 10)
+        assert not set(ids.tolist()) & set(removed["text"])
+        assert len(ids) == 2 and keep
+    finally:
+        cat.close()
+
+
+def test_is_current_needs_the_faiss_file_too(tmp_path: Path) -> None:
+    cat = Catalog.open(tmp_path, create=True)
+    try:
+        store = VectorStore(tmp_path, cat, SPACES)
+        store.get("text")
+        store.save()
+        assert store.is_current("text")
+        store.path("text").unlink()
+        assert not store.is_current("text")
+        (tmp_path / "text.faiss.json").write_text("garbage")
+        assert not store.is_current("text")
+    finally:
+        cat.close()
