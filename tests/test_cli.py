@@ -231,3 +231,20 @@ def test_python_m_entry_point():
         [sys.executable, "-m", "xmodal_cli", "--version"], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("xmodal ")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("a cat", "chelsea.png"),
+        ("tax receipt", "tax_receipt_2023.txt"),
+        ("travel plans", "japan_itinerary.md"),
+    ],
+)
+def test_mixed_results_put_the_clear_match_first_whatever_its_type(indexed, query, expected):
+    result = xmodal("search", query, "--json", "-n", "5", "--index-dir", indexed["dir"])
+    rows = json.loads(result.stdout)
+    assert Path(rows[0]["path"]).name == expected, [
+        (Path(r["path"]).name, r["score"]) for r in rows
+    ]
+    assert {r["type"] for r in rows} == {"image", "text"}

@@ -261,3 +261,15 @@ def test_other_profile_is_refused(tmp_path, recording_profile):
     with pytest.raises(XmodalError) as err:
         open_collection(directory, profile=other)
     assert "fake" in err.value.message and err.value.hint
+
+
+def test_touched_file_with_same_content_is_not_reencoded(col, tree, recording_profile):
+    _run(col, recording_profile, tree)
+    photo = tree / "pics" / "coffee.png"
+    os.utime(photo, ns=(1, 1_600_000_000_000_000_000))
+    again = RecordingProfile()
+    summary = _run(col, again, tree)
+    assert again.calls == 0 and summary.unchanged == 7 and summary.moved == 0
+    assert col.catalog.file_by_path(str(photo)).mtime_ns == 1_600_000_000_000_000_000
+    third = RecordingProfile()
+    assert _run(col, third, tree).unchanged == 7 and third.calls == 0

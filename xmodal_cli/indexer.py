@@ -108,7 +108,7 @@ class _Decoded:
 class _Plan:
     to_encode: list[FileRecord]
     unchanged: int
-    moves: list[tuple[FileRow, FileRecord]]
+    moves: list[tuple[FileRow, FileRecord]]  # also same-path files whose mtime alone changed
     deletions: list[FileRow]
     stale: dict[str, FileRow]  # path -> old row of a changed file, replaced when re-encoded
 
@@ -158,6 +158,7 @@ def plan_run(
     seen: set[str] = set()
     to_encode: list[FileRecord] = []
     stale: dict[str, FileRow] = {}
+    touched: list[tuple[FileRow, FileRecord]] = []
     unchanged = 0
     for record in scan_tree(
         roots, exclude=options.exclude, include_hidden=options.include_hidden, on_skip=note_skip
@@ -168,6 +169,9 @@ def plan_run(
             unchanged += 1
             continue
         if row is not None:
+            if row.size == record.size and _same_content(record, row):
+                touched.append((row, record))  # only the timestamp moved: keep the vectors
+                continue
             stale[record.path] = row
         to_encode.append(record)
     missing = [
@@ -198,7 +202,14 @@ def plan_run(
         to_encode = remaining
         moved_ids = {row.id for row, _ in moves}
         missing = [row for row in missing if row.id not in moved_ids]
-    return _Plan(to_encode, unchanged, moves, missing, stale)
+    return _Plan(to_encode, unchanged + len(touched), moves + touched, missing, stale)
+
+
+def _same_content(record: FileRecord, row: FileRow) -> bool:
+    try:
+        return content_hash(record.path, record.size) == row.hash
+    except OSError:
+        return False
 
 
 def index_paths(
@@ -226,7 +237,7 @@ def index_paths(
     try:
         if plan.moves or plan.deletions:
             _apply_moves_and_deletions(plan, catalog, vectors)
-            summary.moved = len(plan.moves)
+            summary.moved = sum(row.path != record.path for row, record in plan.moves)
             summary.removed = len(plan.deletions)
         reporter.start(len(plan.to_encode))
         _encode_and_store(plan, catalog, vectors, profile, options, reporter, summary)

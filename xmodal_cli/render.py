@@ -79,7 +79,7 @@ def _results_table(rows: list[Result]) -> None:
     table.add_column("snippet", overflow="ellipsis", max_width=80)
     for row, path in zip(rows, shown, strict=True):
         snippet = " ".join(row.snippet.split())
-        snippet = snippet if len(snippet) <= 160 else snippet[:157] + "…"
+        snippet = snippet if len(snippet) <= 100 else snippet[:99] + "…"
         table.add_row(str(row.rank), f"{row.score:.3f}", row.type, path, snippet)
     console.print(table)
 

@@ -1,9 +1,10 @@
 """Answer queries: encode per space → exact FAISS search → filter → collapse to files → fuse.
 
 Scores from different spaces (or from different modalities, whose cosine ranges differ even
-inside one space) are never compared raw: each (space, modality) list is ranked on its own
-and the lists are merged by reciprocal rank fusion. The `score` shown is the raw cosine in
-the space that found the file, so it stays meaningful for --min-score.
+inside one space) are never compared raw: each (space, modality) list is ranked on its own,
+its scores are calibrated against that modality's score distribution for this very query
+(see store/calibration.py), and the lists are merged by calibrated score. The `score` shown
+is the raw cosine in the space that found the file, so it stays meaningful for --min-score.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.vectors import VectorStore
 
 MODALITIES = ("image", "text")
-_RRF_K = 60  # the usual constant: damps the gap between rank 1 and rank 2
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Result:
     space: str
     position: int
     info: dict[str, Any] = field(default_factory=dict)
+    calibrated: float = 0.0  # ranking key when lists from several modalities are merged
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -189,12 +190,14 @@ def _search_space(
 ) -> list[Result]:
     """Best item per file of one modality, widening k until `limit` files pass the filters."""
     index = vectors.get(space)
+    calibration = vectors.calibration()
     k = max(64, limit * 8)
     while True:
         scores, ids = index.search(query, k)
         rows = catalog.items_by_id(ids.tolist())
+        calibrated = calibration.z_scores(space, modality, query, scores).tolist()
         best: dict[int, Result] = {}
-        for score, item_id in zip(scores.tolist(), ids.tolist(), strict=True):
+        for score, z, item_id in zip(scores.tolist(), calibrated, ids.tolist(), strict=True):
             row = rows.get(item_id)
             if row is None or row.file_id in best:
                 continue  # None: a vector whose row is gone (FAISS is rebuilt on next index)
@@ -209,6 +212,7 @@ def _search_space(
                 space=space,
                 position=row.position,
                 info=row.info,
+                calibrated=float(z),
             )
             if len(best) >= limit:
                 break
@@ -228,16 +232,11 @@ def _snippet(text: str | None, info: dict[str, Any], modality: str) -> str:
 
 
 def _fuse(lists: list[list[Result]], limit: int) -> list[Result]:
-    """One list: as is. Several: reciprocal rank fusion, ties broken by raw score."""
+    """One list: as is. Several: merged by calibrated score (comparable across lists)."""
     if len(lists) == 1:
         merged = lists[0]
     else:
-        fused: list[tuple[float, float, Result]] = []
-        for hits in lists:
-            for rank, hit in enumerate(hits):
-                fused.append((1.0 / (_RRF_K + rank + 1), hit.score, hit))
-        fused.sort(key=lambda t: (t[0], t[1]), reverse=True)
-        merged = [hit for _, _, hit in fused]
+        merged = sorted((hit for hits in lists for hit in hits), key=lambda h: -h.calibrated)
     out = merged[:limit]
     for rank, hit in enumerate(out, start=1):
         hit.rank = rank

@@ -7,6 +7,7 @@ crash between the two leaves a mismatch that triggers a rebuild from SQLite, nev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from xmodal_cli.store import calibration as calibration_store
+from xmodal_cli.store.calibration import Calibration
 from xmodal_cli.store.catalog import Catalog
 
 
@@ -107,6 +110,7 @@ class VectorStore:
         self.catalog = catalog
         self.spaces = spaces
         self._loaded: dict[str, VectorIndex] = {}
+        self._calibration: Calibration | None = None
         self.rebuilt: list[str] = []
 
     def path(self, space: str) -> Path:
@@ -143,10 +147,29 @@ class VectorStore:
         return index
 
     def save(self) -> None:
-        """Write every loaded space for the catalog's current generation."""
+        """Write every loaded space, and fresh score calibration, for the current generation."""
         generation = self.catalog.generation
         for space, index in self._loaded.items():
             index.save(self.path(space), generation)
+        self._calibration = calibration_store.compute(self.catalog, self.spaces)
+        calibration_store.save(self._calibration, self.calibration_path)
+
+    @property
+    def calibration_path(self) -> Path:
+        return self.directory / "calibration.npz"
+
+    def calibration(self) -> Calibration:
+        """Score calibration for the current generation (recomputed if stale)."""
+        generation = self.catalog.generation
+        if self._calibration is None or self._calibration.generation != generation:
+            loaded = calibration_store.load(self.calibration_path, generation)
+            if loaded is None:
+                loaded = calibration_store.compute(self.catalog, self.spaces)
+                # A read-only index still answers; it just recomputes next time.
+                with contextlib.suppress(OSError):
+                    calibration_store.save(loaded, self.calibration_path)
+            self._calibration = loaded
+        return self._calibration
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.glob("*.faiss") if p.exists())

@@ -1,0 +1,115 @@
+"""Per-(space, modality) score calibration, so mixed results can be ranked fairly.
+
+Cosine scores of one query against photos and against passages live on different scales
+(ConSE image vectors sit closer together than passage vectors). For a query q and the item
+vectors x of one modality with mean μ and covariance Σ, the score q·x has mean q·μ and
+variance qᵀΣq. Ranking by z = (q·x − q·μ) / √(qᵀΣq) puts "how unusually good is this match
+for its kind" on one scale. μ and Σ are estimated from a spread sample of stored vectors and
+saved next to the FAISS files (derived data, recomputed when the catalog changes).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from xmodal_cli.store.catalog import Catalog
+
+SAMPLE = 4096  # vectors per (space, modality): plenty for a 384-d covariance
+MIN_STD = 0.02  # a floor, so a modality with one or two items cannot produce huge z
+# Small collections give noisy estimates, so they are shrunk towards a neutral prior (mean
+# score 0, spread PRIOR_STD in every direction) worth PRIOR_WEIGHT items.
+PRIOR_WEIGHT = 50
+PRIOR_STD = 0.1
+
+
+@dataclass
+class Calibration:
+    """Mean and covariance of item vectors per (space, modality)."""
+
+    generation: int
+    stats: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+
+    def z_scores(
+        self, space: str, modality: str, query: np.ndarray, scores: np.ndarray
+    ) -> np.ndarray:
+        """Calibrated scores; raw scores pass through if this pair was never measured."""
+        found = self.stats.get((space, modality))
+        if found is None:
+            return scores
+        mean, covariance = found
+        q = query.astype(np.float64)
+        std = max(float(np.sqrt(max(q @ covariance @ q, 0.0))), MIN_STD)
+        return (scores - float(q @ mean)) / std
+
+
+def compute(catalog: Catalog, spaces: dict[str, int]) -> Calibration:
+    """Estimate μ and Σ from up to SAMPLE vectors, taken evenly across item ids."""
+    stats: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    rows = catalog.conn.execute(
+        "SELECT items.space, files.modality, COUNT(*) FROM items "
+        "JOIN files ON files.id = items.file_id GROUP BY items.space, files.modality"
+    ).fetchall()
+    for space, modality, count in rows:
+        if space not in spaces:
+            continue
+        step = max(1, count // SAMPLE)
+        blobs = catalog.conn.execute(
+            "SELECT vector FROM ("
+            "  SELECT items.vector, ROW_NUMBER() OVER (ORDER BY items.id) AS n FROM items"
+            "  JOIN files ON files.id = items.file_id WHERE items.space = ? AND files.modality = ?"
+            ") WHERE n % ? = 0 LIMIT ?",
+            (space, modality, step, SAMPLE),
+        ).fetchall()
+        if not blobs:
+            continue
+        sample = np.frombuffer(b"".join(b[0] for b in blobs), dtype=np.float32)
+        sample = sample.reshape(len(blobs), spaces[space]).astype(np.float64)
+        n = len(sample)
+        mean = sample.mean(axis=0)
+        centred = sample - mean
+        covariance = centred.T @ centred / max(1, n - 1)
+        trust = n / (n + PRIOR_WEIGHT)
+        prior = np.eye(spaces[space]) * PRIOR_STD**2
+        stats[(space, modality)] = (trust * mean, trust * covariance + (1 - trust) * prior)
+    return Calibration(catalog.generation, stats)
+
+
+def save(calibration: Calibration, path: Path) -> None:
+    """Write atomically (temp file + os.replace), readable only by the owner."""
+    arrays: dict[str, np.ndarray] = {"generation": np.array(calibration.generation)}
+    for (space, modality), (mean, covariance) in calibration.stats.items():
+        arrays[f"{space}|{modality}|mean"] = mean.astype(np.float32)
+        arrays[f"{space}|{modality}|cov"] = covariance.astype(np.float32)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load(path: Path, generation: int) -> Calibration | None:
+    """The saved calibration if it matches `generation`, else None."""
+    try:
+        with np.load(path) as data:
+            if int(data["generation"]) != generation:
+                return None
+            stats = {}
+            for key in data.files:
+                if key.endswith("|mean"):
+                    space, modality, _ = key.split("|")
+                    stats[(space, modality)] = (
+                        data[key].astype(np.float64),
+                        data[f"{space}|{modality}|cov"].astype(np.float64),
+                    )
+    except (OSError, ValueError, KeyError):
+        return None
+    return Calibration(generation, stats)
