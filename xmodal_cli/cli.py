@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,7 +65,8 @@ def _run(action: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         render.error("interrupted", "what was committed is kept; run the same command to finish")
         raise typer.Exit(130) from None
-    except OSError as exc:
+    except (OSError, sqlite3.DatabaseError) as exc:
+        # Disk full, read-only media, a damaged database: nothing committed is lost.
         render.error(str(exc), "check free disk space and permissions of the index folder")
         raise typer.Exit(1) from None
 
