@@ -423,9 +423,11 @@ def _save_if_consistent(catalog: Catalog, vectors: VectorStore) -> None:
     for space in vectors.loaded_spaces():
         if vectors.get(space).ntotal != counts.get(space, 0):
             return
-    for space in vectors.spaces:
-        if not vectors.is_current(space):
-            vectors.get(space)  # rebuilds a stale file left by an earlier crash
+    stale = [space for space in vectors.spaces if not vectors.is_current(space)]
+    if not vectors.loaded_spaces() and not stale:
+        return  # nothing changed: an unchanged re-run writes nothing
+    for space in stale:
+        vectors.get(space)  # rebuilds a file left stale by an earlier crash
     vectors.save()
 
 
