@@ -29,6 +29,15 @@ def emit(figures: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def machine(load_at_start: float) -> dict[str, Any]:
+    """CPUs and 1-minute load averages: timings taken on a busy machine are not comparable."""
+    return {
+        "cpus": os.cpu_count(),
+        "loadavg_1m_start": round(load_at_start, 2),
+        "loadavg_1m_end": round(os.getloadavg()[0], 2),
+    }
+
+
 def cache_dir(value: str | None) -> Path:
     """--cache, else $XMODAL_CACHE, else a bench-only cache (never the user's own)."""
     return Path(value or os.environ.get("XMODAL_CACHE") or DEFAULT_CACHE).absolute()

@@ -33,6 +33,7 @@ from bench.harness import (
     cli_env,
     emit,
     heavy_imports,
+    machine,
     note,
     run_timed,
     summarise,
@@ -88,7 +89,7 @@ _QUERIES = [
     "printed page of text",
     "clock",
 ]
-_HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "onnxruntime", "rich")
+_HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "onnxruntime")
 
 
 def build_index(folder: Path, index_dir: Path, env: dict[str, str]) -> tuple[float, int]:
@@ -164,6 +165,7 @@ def main() -> None:
     parser.add_argument("--cache", default=None, help="XMODAL_CACHE (default /tmp/xc-bench)")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     cache = cache_dir(args.cache)
     env = cli_env(cache)
     os.environ["XMODAL_CACHE"] = str(cache)  # for the in-process collection
@@ -203,6 +205,7 @@ def main() -> None:
     emit(
         {
             "bench": "query_latency",
+            **machine(load_at_start),
             "indexed_files": files,
             "index_build_s": round(build_s, 1),
             "cold_command": 'xmodal search "a cat" --json --index-dir DIR',

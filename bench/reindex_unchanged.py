@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -35,6 +36,7 @@ from bench.harness import (
     cli_env,
     emit,
     heavy_imports,
+    machine,
     note,
     run_timed,
     summarise,
@@ -154,6 +156,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the tree and index")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     cache = cache_dir(args.cache)
     env = cli_env(cache)
     work = Path(tempfile.mkdtemp(prefix="xmodal-bench-reindex-"))
@@ -200,6 +203,7 @@ def main() -> None:
     emit(
         {
             "bench": "reindex_unchanged",
+            **machine(load_at_start),
             "command": "xmodal index TREE --index-dir DIR -q --json",
             "files": files,
             "texts": args.texts,

@@ -132,7 +132,7 @@ def index(
         if not paths and not rebuild:
             raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
         directory = config.index_dir(index_dir)
-        profile = load_profile("lite", device=config.resolve_device(device))
+        profile = load_profile("lite", device=config.check_device(device))
         with open_collection(directory, create=True, profile=profile) as collection:
             if rebuild:
                 counts = rebuild_vectors(collection.catalog, collection.vectors)

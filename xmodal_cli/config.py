@@ -30,12 +30,26 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
-def resolve_device(requested: str) -> str:
-    """Map auto|cpu|cuda to a torch device string, failing clearly if CUDA is absent."""
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_device(requested: str) -> str:
+    """Validate a --device value without importing torch."""
     from xmodal_cli.errors import UsageError
 
-    if requested not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"unknown device {requested!r}", "use one of: auto, cpu, cuda")
+    if requested not in DEVICES:
+        raise UsageError(f"unknown device {requested!r}", f"use one of: {', '.join(DEVICES)}")
+    return requested
+
+
+def resolve_device(requested: str) -> str:
+    """Map auto|cpu|cuda to a torch device string, failing clearly if CUDA is absent.
+
+    Called only when a model is about to load, so runs with nothing to encode skip torch.
+    """
+    from xmodal_cli.errors import UsageError
+
+    check_device(requested)
     if requested == "cpu":
         return "cpu"
     import torch

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -25,8 +25,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from xmodal_cli.indexer import IndexSummary
-from xmodal_cli.search import Result
+if TYPE_CHECKING:  # importing them for real would pull numpy and SQLite into `--help`
+    from xmodal_cli.indexer import IndexSummary
+    from xmodal_cli.search import Result
 
 
 def stdout_console() -> Console:

@@ -23,7 +23,7 @@ class LiteProfile:
     name = "lite"
     image_size = efficientnet.IMAGE_SIZE
 
-    def __init__(self, device: str = "cpu", cache: Path | None = None) -> None:
+    def __init__(self, device: str = "auto", cache: Path | None = None) -> None:
         self.device = device
         self.cache = cache or config.cache_dir()
         self.spaces = {SPACE_TEXT: minilm.DIM, SPACE_VISUAL: efficientnet.FEATURE_DIM}
@@ -46,7 +46,7 @@ class LiteProfile:
 
     def _vision_parts(self) -> tuple[Any, list[str], np.ndarray]:
         if self._vision is None:
-            self._vision = efficientnet.EfficientNetLite0(self.device)
+            self._vision = efficientnet.EfficientNetLite0(config.resolve_device(self.device))
             self._labels = efficientnet.labels()
             self._label_vectors = conse.label_embeddings(
                 self._labels, self.encode_texts, self.cache

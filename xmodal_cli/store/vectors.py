@@ -54,6 +54,8 @@ class VectorIndex:
         if self.ntotal == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         faiss = _faiss()
+        # One query is scanned by one thread anyway; OpenMP's idle spinning only costs time.
+        faiss.omp_set_num_threads(1)
         data = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim).copy()
         faiss.normalize_L2(data)
         scores, ids = self.index.search(data, max(1, min(k, self.ntotal)))
