@@ -121,6 +121,16 @@ def test_similar_excludes_the_query_file_and_lists_paths(indexed):
     assert result.exit_code == 0, result.output
     listed = result.stdout.splitlines()
     assert len(listed) == 5 and str(query) not in listed
+    assert all(p.endswith((".png", ".jpg")) for p in listed)  # like finds like by default
+
+
+def test_similar_photo_can_ask_for_notes(indexed):
+    query = indexed["photos"] / "china.jpg"
+    result = xmodal(
+        "similar", query, "--type", "text", "--json", "-n", "3", "--index-dir", indexed["dir"]
+    )
+    rows = json.loads(result.stdout)
+    assert len(rows) == 3 and all(r["type"] == "text" for r in rows)
 
 
 def test_similar_text_file_finds_related_note(indexed, tmp_path):

@@ -225,6 +225,9 @@ def similar(
 ) -> None:
     """Find files like FILE: look-alike photos, related notes. FILE itself is left out.
 
+    Results are of FILE's own type unless --type asks for others (a photo can find notes
+    that talk about what it shows).
+
     Examples:
 
       xmodal similar ~/Pictures/beach.jpg

@@ -33,13 +33,13 @@ MODALITIES = ("image", "text")
 class Filters:
     """Restrictions applied to hits before they are counted towards the limit."""
 
-    types: frozenset[str] = frozenset(MODALITIES)
+    types: frozenset[str] = frozenset()  # empty: the command's default
     under: tuple[str, ...] = ()
     min_score: float | None = None
     exclude_paths: frozenset[str] = frozenset()
 
     def accepts(self, path: str, modality: str, score: float) -> bool:
-        if modality not in self.types or path in self.exclude_paths:
+        if (self.types and modality not in self.types) or path in self.exclude_paths:
             return False
         if self.min_score is not None and score < self.min_score:
             return False
@@ -79,7 +79,7 @@ def make_filters(
     min_score: float | None = None,
 ) -> Filters:
     """Validate user filters (unknown type is a usage error)."""
-    chosen = frozenset(types) or frozenset(MODALITIES)
+    chosen = frozenset(types)
     unknown = chosen - set(MODALITIES)
     if unknown:
         raise UsageError(
@@ -108,7 +108,7 @@ def search_text(
     query_vector = profile.encode_texts([query])[0]
     lists = [
         _search_space(catalog, vectors, SPACE_TEXT, query_vector, modality, filters, limit)
-        for modality in sorted(filters.types)
+        for modality in sorted(filters.types or MODALITIES)
     ]
     return _fuse(lists, limit)
 
@@ -139,7 +139,8 @@ def search_similar(
     filters = Filters(base.types, base.under, base.min_score, base.exclude_paths | {absolute})
     query = _query_vectors(absolute, modality, catalog, profile)
     lists = []
-    for target in sorted(filters.types):
+    # Without --type, like finds like: `similar photo.jpg --paths | xargs feh` gets photos.
+    for target in sorted(filters.types or {modality}):
         # Image -> image uses appearance; anything else goes through the shared text space.
         space = SPACE_VISUAL if modality == target == "image" else SPACE_TEXT
         if space in query:
