@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import typer
 
@@ -76,6 +76,40 @@ def _output_mode(as_json: bool, jsonl: bool, paths: bool) -> str:
     if len(chosen) > 1:
         raise UsageError(f"choose one output mode, not {' and '.join('--' + c for c in chosen)}")
     return chosen[0] if chosen else "table"
+
+
+def _run_query(
+    service: Literal["search_text", "search_similar"],
+    query: str | Path,
+    *,
+    limit: int,
+    types: list[str] | None,
+    min_score: float | None,
+    under: list[Path] | None,
+    modes: tuple[bool, bool, bool],
+    null: bool,
+    index_dir: Path | None,
+) -> None:
+    """Shared body of `search` and `similar`: filters, the index, one service, render."""
+
+    def action() -> None:
+        from xmodal_cli import search as searching
+        from xmodal_cli.collection import open_collection
+
+        mode = _output_mode(*modes)
+        filters = searching.make_filters(types or (), under or (), min_score)
+        with open_collection(config.index_dir(index_dir)) as collection:
+            rows = getattr(searching, service)(
+                query,
+                catalog=collection.catalog,
+                vectors=collection.vectors,
+                profile=collection.profile,
+                limit=limit,
+                filters=filters,
+            )
+        render.results(rows, mode, null=null)
+
+    _run(action)
 
 
 @app.command()
@@ -187,24 +221,17 @@ def search(
       xmodal search "red flowers" --under ~/Pictures/2023 --paths
     """
 
-    def action() -> None:
-        from xmodal_cli.collection import open_collection
-        from xmodal_cli.search import make_filters, search_text
-
-        mode = _output_mode(as_json, jsonl, paths)
-        filters = make_filters(types or (), under or (), min_score)
-        with open_collection(config.index_dir(index_dir)) as collection:
-            rows = search_text(
-                query,
-                catalog=collection.catalog,
-                vectors=collection.vectors,
-                profile=collection.profile,
-                limit=limit,
-                filters=filters,
-            )
-        render.results(rows, mode, null=null)
-
-    _run(action)
+    _run_query(
+        "search_text",
+        query,
+        limit=limit,
+        types=types,
+        min_score=min_score,
+        under=under,
+        modes=(as_json, jsonl, paths),
+        null=null,
+        index_dir=index_dir,
+    )
 
 
 @app.command()
@@ -237,24 +264,17 @@ def similar(
       xmodal similar notes/budget.md --type text -n 5
     """
 
-    def action() -> None:
-        from xmodal_cli.collection import open_collection
-        from xmodal_cli.search import make_filters, search_similar
-
-        mode = _output_mode(as_json, jsonl, paths)
-        filters = make_filters(types or (), under or (), min_score)
-        with open_collection(config.index_dir(index_dir)) as collection:
-            rows = search_similar(
-                file,
-                catalog=collection.catalog,
-                vectors=collection.vectors,
-                profile=collection.profile,
-                limit=limit,
-                filters=filters,
-            )
-        render.results(rows, mode, null=null)
-
-    _run(action)
+    _run_query(
+        "search_similar",
+        file,
+        limit=limit,
+        types=types,
+        min_score=min_score,
+        under=under,
+        modes=(as_json, jsonl, paths),
+        null=null,
+        index_dir=index_dir,
+    )
 
 
 @app.command()

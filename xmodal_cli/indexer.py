@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.media import DecodeError
+from xmodal_cli.media import DecodeError, read_failure
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text, title_words
 from xmodal_cli.models import SPACE_TEXT, Profile
@@ -265,12 +265,8 @@ def _decode(record: FileRecord) -> _Decoded:
     """Runs in a worker thread: hash and decode one file, or raise DecodeError."""
     try:
         digest = content_hash(record.path, record.size)
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
-    except PermissionError:
-        raise DecodeError("permission denied") from None
     except OSError as exc:
-        raise DecodeError(f"cannot read: {exc.strerror or exc}") from None
+        raise read_failure(exc) from None
     if record.size == 0:
         raise DecodeError("empty file")
     if record.modality == "image":

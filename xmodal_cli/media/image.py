@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from xmodal_cli.media import DecodeError
+from xmodal_cli.media import DecodeError, read_failure
 
 MAX_PIXELS = 80_000_000  # ~80 MP: larger than any camera photo, far below a bomb
 
@@ -51,10 +51,8 @@ def decode_image(path: str, size: int = 224) -> DecodedImage:
                 info["width"], info["height"] = (height, width) if turned else (width, height)
     except DecodeError:
         raise
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
-    except PermissionError:
-        raise DecodeError("permission denied") from None
+    except (FileNotFoundError, PermissionError) as exc:
+        raise read_failure(exc) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DecodeError("image too large (decompression bomb guard)") from None
     except Exception as exc:  # PIL raises many types for bad data; all mean "skip this file"

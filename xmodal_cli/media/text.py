@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from xmodal_cli.media import DecodeError
+from xmodal_cli.media import DecodeError, read_failure
 
 MAX_TEXT_BYTES = 8 * 1024 * 1024  # read at most 8 MiB of any one file
 MAX_CHUNKS = 2000
@@ -29,14 +29,8 @@ def read_text(path: str) -> str:
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_TEXT_BYTES)
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
-    except PermissionError:
-        raise DecodeError("permission denied") from None
-    except IsADirectoryError:
-        raise DecodeError("is a directory") from None
     except OSError as exc:
-        raise DecodeError(f"cannot read: {exc.strerror or exc}") from None
+        raise read_failure(exc) from None
     text = _decode(data, truncated=len(data) == MAX_TEXT_BYTES)
     if os.path.splitext(path)[1].lower() in (".html", ".htm", ".xml"):
         text = strip_markup(text)
