@@ -125,14 +125,47 @@ def test_symlink_loop_does_not_hang_and_yields_each_file_once(tmp_path: Path) ->
     assert sorted(found) == sorted(["top.txt", os.path.join("sub", "inner.txt")])
 
 
-def test_symlinked_file_is_indexed_under_its_own_path(tmp_path: Path) -> None:
+def test_link_out_of_the_roots_is_skipped_unless_asked(tmp_path: Path) -> None:
     target = _touch(tmp_path / "elsewhere" / "real.txt", b"12345")
+    _touch(tmp_path / "elsewhere" / "deep" / "other.txt")
     root = tmp_path / "root"
     root.mkdir()
     os.symlink(target, root / "link.txt")
-    (record,) = scan_tree([root])
-    assert record.path == str(root / "link.txt")
+    os.symlink(tmp_path / "elsewhere", root / "linked-folder")
+    skipped: list[tuple[str, str]] = []
+    assert list(scan_tree([root], on_skip=lambda p, r: skipped.append((p, r)))) == []
+    reasons = {Path(p).name: r for p, r in skipped}
+    assert "outside the indexed folders" in reasons["link.txt"]
+    assert "--follow-links" in reasons["linked-folder"]
+
+    followed = sorted(r.path for r in scan_tree([root], follow_links=True))
+    assert str(root / "link.txt") in followed
+    assert str(root / "linked-folder" / "deep" / "other.txt") in followed
+    (record,) = [r for r in scan_tree([root], follow_links=True) if r.path.endswith("link.txt")]
     assert record.size == 5
+
+
+def test_link_inside_the_roots_is_not_indexed_twice(tmp_path: Path) -> None:
+    real = _touch(tmp_path / "root" / "photos" / "a.txt")
+    os.symlink(real, tmp_path / "root" / "alias.txt")
+    skipped: list[tuple[str, str]] = []
+    found = [
+        r.path for r in scan_tree([tmp_path / "root"], on_skip=lambda p, r: skipped.append((p, r)))
+    ]
+    assert found == [str(real)] and skipped == []
+
+
+def test_overlapping_roots_yield_each_file_once(tmp_path: Path) -> None:
+    _touch(tmp_path / "a" / "b" / "note.txt")
+    found = [r.path for r in scan_tree([tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a"])]
+    assert found == [str(tmp_path / "a" / "b" / "note.txt")]
+
+
+def test_follow_links_does_not_loop(tmp_path: Path) -> None:
+    _touch(tmp_path / "root" / "sub" / "inner.txt")
+    os.symlink(tmp_path / "root", tmp_path / "root" / "sub" / "loop")
+    found = [r.path for r in scan_tree([tmp_path / "root"], follow_links=True)]
+    assert found == [str(tmp_path / "root" / "sub" / "inner.txt")]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs only")

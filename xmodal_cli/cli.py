@@ -130,6 +130,9 @@ def index(
     hidden: Annotated[
         bool, typer.Option("--hidden", help="Also index hidden files and folders.")
     ] = False,
+    follow_links: Annotated[
+        bool, typer.Option("--follow-links", help="Follow symbolic links, even out of PATHS.")
+    ] = False,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Rebuild the FAISS files from the SQLite catalog.")
     ] = False,
@@ -167,7 +170,7 @@ def index(
             raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
         directory = config.index_dir(index_dir)
         profile = load_profile("lite", device=config.check_device(device))
-        with open_collection(directory, create=True, profile=profile) as collection:
+        with open_collection(directory, create=True, write=True, profile=profile) as collection:
             if rebuild:
                 counts = rebuild_vectors(collection.catalog, collection.vectors)
                 if not quiet:
@@ -184,6 +187,7 @@ def index(
                     options=IndexOptions(
                         exclude=tuple(exclude or ()),
                         include_hidden=hidden,
+                        follow_links=follow_links,
                         batch_size=batch_size,
                         workers=workers,
                     ),
@@ -303,6 +307,40 @@ def status(
 
 
 @app.command()
+def check(
+    *,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Rebuild derived files and drop unusable rows.")
+    ] = False,
+    as_json: Json = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Verify the index: schema, vectors, FAISS files against SQLite, files on disk.
+
+    Exit code 0 when the index is consistent, 1 when problems were found (listed). With
+    --repair, derived files are rebuilt from SQLite and unusable rows dropped first.
+
+    Examples:
+
+      xmodal check
+
+      xmodal check --repair --json
+    """
+
+    def action() -> None:
+        from xmodal_cli.audit import check_index, repair_index
+        from xmodal_cli.collection import open_collection
+
+        with open_collection(config.index_dir(index_dir), write=repair) as collection:
+            report = repair_index(collection) if repair else check_index(collection)
+        render.check_report(report.as_dict(), as_json=as_json)
+        if not report.ok:
+            raise typer.Exit(1)
+
+    _run(action)
+
+
+@app.command()
 def remove(
     paths: Annotated[
         list[Path], typer.Argument(help="Folders or files to forget.", show_default=False)
@@ -327,7 +365,7 @@ def remove(
         from xmodal_cli.collection import open_collection
         from xmodal_cli.indexer import remove_paths
 
-        with open_collection(config.index_dir(index_dir)) as collection:
+        with open_collection(config.index_dir(index_dir), write=True) as collection:
             count = remove_paths(paths, catalog=collection.catalog, vectors=collection.vectors)
         if not quiet:
             render.stderr_console().print(f"removed {count} files from the index")
@@ -356,5 +394,6 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the offline profile never needs the hub
+    os.umask(0o077)  # the index holds passages of private files: nothing we create is shared
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

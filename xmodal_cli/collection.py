@@ -9,6 +9,7 @@ from typing import Any
 
 from xmodal_cli.models import Profile, load_profile
 from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.lock import IndexLock
 from xmodal_cli.store.vectors import VectorStore
 
 
@@ -20,9 +21,12 @@ class Collection:
     catalog: Catalog
     vectors: VectorStore
     profile: Profile
+    lock: IndexLock | None = None
 
     def close(self) -> None:
-        self.catalog.close()
+        self.catalog.close(checkpoint=self.lock is not None)
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> Collection:
         return self
@@ -35,15 +39,29 @@ def open_collection(
     directory: Path,
     *,
     create: bool = False,
+    write: bool = False,
     profile: Profile | None = None,
     device: str = "cpu",
 ) -> Collection:
     """Open the index in `directory`, checking it was built by the same models.
 
     Without an explicit profile the one recorded in the index is used, so `search` never
-    needs to be told which models built it.
+    needs to be told which models built it. `write` takes the directory's writer lock
+    (another writer fails fast with its pid) and clears temp files a killed run left.
     """
-    catalog = Catalog.open(directory, create=create)
+    lock = None
+    if write:
+        if create:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if directory.is_dir():
+            lock = IndexLock(directory).acquire()
+            remove_leftovers(directory)
+    try:
+        catalog = Catalog.open(directory, create=create)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     try:
         if profile is None:
             recorded = catalog.profile_info()
@@ -51,8 +69,26 @@ def open_collection(
         catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
     except BaseException:
         catalog.close()
+        if lock is not None:
+            lock.release()
         raise
-    return Collection(directory, catalog, VectorStore(directory, catalog, profile.spaces), profile)
+    vectors = VectorStore(directory, catalog, profile.spaces)
+    return Collection(directory, catalog, vectors, profile, lock)
+
+
+def leftovers(directory: Path) -> list[Path]:
+    """Temp files (`.NAME-XXXX`) that a killed save left; SQLite's own files are not ours."""
+    return sorted(
+        p for p in directory.iterdir() if p.name.startswith(".") and "-" in p.name and p.is_file()
+    )
+
+
+def remove_leftovers(directory: Path) -> int:
+    """Delete leftover temp files; only safe while holding the writer lock."""
+    found = leftovers(directory)
+    for path in found:
+        path.unlink(missing_ok=True)
+    return len(found)
 
 
 def describe(collection: Collection) -> dict[str, Any]:

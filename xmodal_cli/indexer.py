@@ -62,6 +62,7 @@ class IndexOptions:
 
     exclude: tuple[str, ...] = ()
     include_hidden: bool = False
+    follow_links: bool = False
     batch_size: int = 32
     workers: int = 2
 
@@ -161,7 +162,11 @@ def plan_run(
     touched: list[tuple[FileRow, FileRecord]] = []
     unchanged = 0
     for record in scan_tree(
-        roots, exclude=options.exclude, include_hidden=options.include_hidden, on_skip=note_skip
+        roots,
+        exclude=options.exclude,
+        include_hidden=options.include_hidden,
+        follow_links=options.follow_links,
+        on_skip=note_skip,
     ):
         seen.add(record.path)
         row = known.get(record.path)

@@ -145,6 +145,27 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
         console.print(f"[bold]Updated[/bold]  {info['last_indexed']}")
 
 
+def check_report(report: dict[str, Any], *, as_json: bool) -> None:
+    """`xmodal check`: problems and notes, one line each, then a verdict."""
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    console = stdout_console()
+    for line in report["repaired"]:
+        console.print(f"[green]repaired[/green] {line}")
+    for kind, style in (("problems", "red"), ("notes", "yellow")):
+        for finding in report[kind]:
+            label = "problem" if kind == "problems" else "note"
+            console.print(
+                Text(f"{label}: ", style=style) + Text(f"{finding['message']} ({finding['count']})")
+            )
+            for example in finding["examples"]:
+                console.print(Text(f"    {example}", style="dim"))
+    checked = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report["checked"].items())
+    verdict = "[green]ok[/green]" if report["ok"] else "[red]problems found[/red]"
+    console.print(f"{verdict}: checked {checked}")
+
+
 def _human_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":

@@ -64,28 +64,44 @@ def scan_tree(
     *,
     exclude: tuple[str, ...] = (),
     include_hidden: bool = False,
+    follow_links: bool = False,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> Iterator[FileRecord]:
-    """Yield indexable regular files under `roots`, sorted per directory for stable order.
+    """Yield indexable regular files under `roots` once each, sorted per directory.
 
-    Symlinked directories are not descended into, so link loops cannot hang the walk;
-    symlinked files are indexed under their own path. FIFOs and devices are never opened.
+    By default symbolic links are not followed: a linked folder is not entered and a linked
+    file is left out (its target is indexed where it lives if that is inside the roots), so
+    nothing outside the given folders is read and link loops cannot hang the walk. With
+    `follow_links` both are followed, and folders already visited are not entered again.
+    FIFOs, sockets and devices are never opened.
     """
     skip = on_skip or (lambda _path, _reason: None)
-    for root in roots:
-        root_str = os.path.abspath(root)
-        if os.path.isfile(root_str):
+    absolute_roots = [os.path.abspath(root) for root in roots]
+    real_roots = [os.path.realpath(root) for root in absolute_roots]
+    yielded: set[str] = set()
+    visited: set[str] = set()
+    for root_str in absolute_roots:
+        if os.path.isfile(root_str):  # a file named on the command line is always taken
             record = _record(root_str, skip)
-            if record is not None:
+            if record is not None and record.path not in yielded:
+                yielded.add(record.path)
                 yield record
             continue
-        for dirpath, dirnames, filenames in os.walk(root_str, onerror=None):
+        for dirpath, dirnames, filenames in os.walk(root_str, followlinks=follow_links):
+            real = os.path.realpath(dirpath)
+            if real in visited:  # a loop, or overlapping roots: walked already
+                dirnames[:] = []
+                continue
+            visited.add(real)
             kept = []
             for d in sorted(dirnames):
                 full = os.path.join(dirpath, d)
                 if (not include_hidden and d.startswith(".")) or _excluded(
                     full, root_str, d, exclude
                 ):
+                    continue
+                if os.path.islink(full) and not follow_links:
+                    skip(full, "symlinked folder not followed (use --follow-links)")
                     continue
                 kept.append(d)
             dirnames[:] = kept
@@ -95,8 +111,19 @@ def scan_tree(
                 full = os.path.join(dirpath, name)
                 if _excluded(full, root_str, name, exclude) or modality_of(name) is None:
                     continue
+                if full in yielded:
+                    continue
+                if os.path.islink(full) and not follow_links:
+                    target = os.path.realpath(full)
+                    if not any(is_under(target, r) for r in real_roots):
+                        skip(
+                            full,
+                            "symlink to a file outside the indexed folders (use --follow-links)",
+                        )
+                    continue
                 record = _record(full, skip)
                 if record is not None:
+                    yielded.add(full)
                     yield record
 
 

@@ -7,6 +7,7 @@ change to items.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -119,6 +120,8 @@ class Catalog:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows are overwritten, so a removed file's passages do not linger on disk.
+        conn.execute("PRAGMA secure_delete=ON")
         if path.exists():
             os.chmod(path, 0o600)
         catalog = cls(path, db)
@@ -129,7 +132,14 @@ class Catalog:
             raise
         return catalog
 
-    def close(self) -> None:
+    def close(self, *, checkpoint: bool = False) -> None:
+        """Close; a writer also folds the WAL back so old page versions (deleted text) go.
+
+        Readers must not: a TRUNCATE checkpoint waits for writers, and search never waits.
+        """
+        if checkpoint:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
 
     def _migrate(self) -> None:
