@@ -67,7 +67,11 @@ def _run(action: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
     except (OSError, sqlite3.DatabaseError) as exc:
         # Disk full, read-only media, a damaged database: nothing committed is lost.
-        render.error(str(exc), "check free disk space and permissions of the index folder")
+        render.error(
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            "check free disk space and permissions of the index folder; "
+            "everything committed before this is intact",
+        )
         raise typer.Exit(1) from None
 
 

@@ -42,12 +42,22 @@ def label_embeddings(
         row += len(group)
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     if path is not None:
+        _cache(out, path)
+    return out
+
+
+def _cache(vectors: np.ndarray, path: Path) -> None:
+    """Best effort: a full disk or read-only cache only costs recomputing next time."""
+    tmp = None
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".conse-", suffix=".npy", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
-            np.save(handle, out)
+            np.save(handle, vectors)
         os.replace(tmp, path)
-    return out
+    except OSError:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def conse_vectors(

@@ -87,8 +87,11 @@ def save(calibration: Calibration, path: Path) -> None:
         arrays[f"{space}|{modality}|cov"] = covariance.astype(np.float32)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise OSError(f"could not write {path.name} (disk full?): {exc}") from None
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     finally:

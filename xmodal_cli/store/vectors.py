@@ -67,7 +67,10 @@ class VectorIndex:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
         os.close(fd)
         try:
-            faiss.write_index(self.index, tmp)
+            try:
+                faiss.write_index(self.index, tmp)
+            except RuntimeError as exc:  # FAISS reports a full disk as a C++ exception
+                raise OSError(f"could not write {path.name} (disk full?): {exc}") from None
             os.chmod(tmp, 0o600)
             os.replace(tmp, path)
         finally:
