@@ -212,7 +212,7 @@ def test_quiet_index_prints_nothing(tmp_path):
 def test_every_command_has_help_and_is_in_the_readme():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     commands = [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
-    assert set(commands) == {"index", "search", "similar", "status", "remove"}
+    assert set(commands) == {"index", "search", "similar", "status", "check", "remove"}
     for name in commands:
         result = xmodal(name, "--help")
         assert result.exit_code == 0 and "Examples" in result.stdout
