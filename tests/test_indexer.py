@@ -273,3 +273,18 @@ def test_touched_file_with_same_content_is_not_reencoded(col, tree, recording_pr
     assert col.catalog.file_by_path(str(photo)).mtime_ns == 1_600_000_000_000_000_000
     third = RecordingProfile()
     assert _run(col, third, tree).unchanged == 7 and third.calls == 0
+
+
+def test_pruned_file_leaves_no_text_on_disk(tmp_path, tree):
+    secret = tree / "notes" / "secret.txt"
+    secret.write_text("the vault code is 7741-aardvark-quince")
+    directory = tmp_path / "index"
+    with open_collection(directory, create=True, write=True, profile=RecordingProfile()) as c:
+        _run(c, RecordingProfile(), tree)
+    raw = b"".join(p.read_bytes() for p in directory.iterdir() if p.is_file())
+    assert b"7741-aardvark-quince" in raw  # the passage is stored (snippets) ...
+    secret.unlink()
+    with open_collection(directory, write=True, profile=RecordingProfile()) as c:
+        assert _run(c, RecordingProfile(), tree).removed == 1
+    raw = b"".join(p.read_bytes() for p in directory.iterdir() if p.is_file())
+    assert b"7741-aardvark-quince" not in raw  # ... and really gone once pruned
