@@ -33,6 +33,8 @@ def decode_image(path: str, size: int = 224) -> DecodedImage:
 
     try:
         with warnings.catch_warnings():
+            # PIL warns about odd metadata on stderr; a file is either usable or skipped.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 width, height = im.size
