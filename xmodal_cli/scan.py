@@ -87,7 +87,12 @@ def scan_tree(
                 yielded.add(record.path)
                 yield record
             continue
-        for dirpath, dirnames, filenames in os.walk(root_str, followlinks=follow_links):
+        walk = os.walk(
+            root_str,
+            followlinks=follow_links,
+            onerror=lambda exc: skip(exc.filename, f"cannot read folder: {exc.strerror}"),
+        )
+        for dirpath, dirnames, filenames in walk:
             real = os.path.realpath(dirpath)
             if real in visited:  # a loop, or overlapping roots: walked already
                 dirnames[:] = []
