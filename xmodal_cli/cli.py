@@ -50,6 +50,7 @@ Under = Annotated[
     typer.Option("--under", help="Only files inside this folder (repeatable).", show_default=False),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
+JsonReport = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 Jsonl = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
 Paths = Annotated[bool, typer.Option("--paths", help="Print only paths, one per line.")]
 Null = Annotated[bool, typer.Option("-0", "--null", help="With --paths: end each path with NUL.")]
@@ -147,7 +148,7 @@ def index(
         1, os.cpu_count() or 1
     ),
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
-    as_json: Json = False,
+    as_json: JsonReport = False,
     quiet: Quiet = False,
     index_dir: IndexDir = None,
 ) -> None:
@@ -288,7 +289,7 @@ def similar(
 @app.command()
 def status(
     *,
-    as_json: Json = False,
+    as_json: JsonReport = False,
     index_dir: IndexDir = None,
 ) -> None:
     """Show where the index lives, which models built it, and what it holds.
@@ -316,7 +317,7 @@ def check(
     repair: Annotated[
         bool, typer.Option("--repair", help="Rebuild derived files and drop unusable rows.")
     ] = False,
-    as_json: Json = False,
+    as_json: JsonReport = False,
     index_dir: IndexDir = None,
 ) -> None:
     """Verify the index: schema, vectors, FAISS files against SQLite, files on disk.
