@@ -470,3 +470,27 @@ def test_is_current_needs_the_faiss_file_too(tmp_path: Path) -> None:
         assert not store.is_current("text")
     finally:
         cat.close()
+
+
+def test_mapped_index_searches_the_same_and_copies_itself_before_a_change(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1000, 1500, dtype=np.int64)
+    index = VectorIndex(16)
+    index.add(ids, vectors)
+    path = tmp_path / "text.faiss"
+    index.save(path, 7)
+    mapped = VectorIndex.load(path, 16, 7, mapped=True)
+    assert mapped is not None and mapped.mapped
+    for row in (0, 250, 499):
+        a_scores, a_ids = index.search(vectors[row], 10)
+        b_scores, b_ids = mapped.search(vectors[row], 10)
+        assert np.array_equal(a_ids, b_ids) and np.allclose(a_scores, b_scores)
+    mapped.remove([1000, 1001])
+    mapped.add(np.array([7], dtype=np.int64), vectors[:1])
+    assert not mapped.mapped and mapped.ntotal == 499
+    _, found = mapped.search(vectors[0], 1)
+    assert found.tolist() == [7]
+    reloaded = VectorIndex.load(path, 16, 7)  # the file itself was never touched
+    assert reloaded is not None and reloaded.ntotal == 500

@@ -72,7 +72,7 @@ def open_collection(
         if lock is not None:
             lock.release()
         raise
-    vectors = VectorStore(directory, catalog, profile.spaces)
+    vectors = VectorStore(directory, catalog, profile.spaces, writable=write)
     return Collection(directory, catalog, vectors, profile, lock)
 
 
