@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.index_throughput
 	$(BIN)/python -m bench.reindex_unchanged
 	$(BIN)/python -m bench.query_latency
+	$(BIN)/python -m bench.large_index
+	$(BIN)/python -m bench.peak_rss
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
