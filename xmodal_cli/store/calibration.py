@@ -10,13 +10,12 @@ saved next to the FAISS files (derived data, recomputed when the catalog changes
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from xmodal_cli.store.atomic import write_atomically
 from xmodal_cli.store.catalog import Catalog
 
 SAMPLE = 4096  # vectors per (space, modality): plenty for a 384-d covariance
@@ -80,23 +79,17 @@ def compute(catalog: Catalog, spaces: dict[str, int]) -> Calibration:
 
 
 def save(calibration: Calibration, path: Path) -> None:
-    """Write atomically (temp file + os.replace), readable only by the owner."""
+    """Write atomically, readable only by the owner."""
     arrays: dict[str, np.ndarray] = {"generation": np.array(calibration.generation)}
     for (space, modality), (mean, covariance) in calibration.stats.items():
         arrays[f"{space}|{modality}|mean"] = mean.astype(np.float32)
         arrays[f"{space}|{modality}|cov"] = covariance.astype(np.float32)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)  # type: ignore[arg-type]
-        except OSError as exc:
-            raise OSError(f"could not write {path.name} (disk full?): {exc}") from None
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+
+    write_atomically(path, write)
 
 
 def load(path: Path, generation: int) -> Calibration | None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xmodal_cli.store import calibration as calibration_store
+from xmodal_cli.store.atomic import write_atomically
 from xmodal_cli.store.calibration import Calibration
 from xmodal_cli.store.catalog import Catalog
 
@@ -78,18 +77,7 @@ class VectorIndex:
 
     def save(self, path: Path, generation: int) -> None:
         faiss = _faiss()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-        os.close(fd)
-        try:
-            try:
-                faiss.write_index(self.index, tmp)
-            except RuntimeError as exc:  # FAISS reports a full disk as a C++ exception
-                raise OSError(f"could not write {path.name} (disk full?): {exc}") from None
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomically(path, lambda tmp: faiss.write_index(self.index, tmp))
         _write_json(
             _sidecar(path), {"generation": generation, "count": self.ntotal, "dim": self.dim}
         )
@@ -122,11 +110,7 @@ def _sidecar(path: Path) -> Path:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
 
 
 class VectorStore:
