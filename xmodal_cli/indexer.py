@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.media import DecodeError, read_failure
+from xmodal_cli.media import DecodeError, open_regular, read_failure
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text, title_words
 from xmodal_cli.models import SPACE_TEXT, Profile
@@ -117,7 +117,8 @@ class _Plan:
 def content_hash(path: str, size: int) -> str:
     """Digest of size + head/middle/tail samples: cheap on big files, enough to spot renames."""
     digest = hashlib.blake2b(str(size).encode(), digest_size=16)
-    with open(path, "rb") as handle:
+    # Never a plain open(): a path swapped for a FIFO after the scan would block for ever.
+    with open_regular(path) as handle:
         if size <= 3 * _HASH_SAMPLE:
             digest.update(handle.read())
         else:
@@ -196,7 +197,7 @@ def plan_run(
                 continue
             try:
                 digest = content_hash(record.path, record.size)
-            except OSError:
+            except (OSError, DecodeError):
                 remaining.append(record)  # decode will report it
                 continue
             candidates = by_hash.get((record.modality, digest))
@@ -213,7 +214,7 @@ def plan_run(
 def _same_content(record: FileRecord, row: FileRow) -> bool:
     try:
         return content_hash(record.path, record.size) == row.hash
-    except OSError:
+    except (OSError, DecodeError):
         return False
 
 

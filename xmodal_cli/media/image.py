@@ -8,9 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from xmodal_cli.media import DecodeError, read_failure
+from xmodal_cli.media import DecodeError, open_regular, read_failure
 
 MAX_PIXELS = 80_000_000  # ~80 MP: larger than any camera photo, far below a bomb
+# Only the formats of the extensions the scan takes ("JPEG" also opens phone MPO files).
+# PIL sniffs content, not names: without this a ".jpg" that is really EPS is handed to
+# Ghostscript where it is installed, and a dozen rarely-used decoders face hostile bytes.
+_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "DIB", "WEBP", "TIFF")
 
 _EXIF_IFD = 0x8769
 _TAG_DATETIME_ORIGINAL = 36867
@@ -31,63 +35,89 @@ def decode_image(path: str, size: int = 224) -> DecodedImage:
     """Open, orient and centre-crop an image to `size`×`size`; raise DecodeError if unusable."""
     from PIL import Image, ImageOps
 
+    _quiet_pil_warnings()
     try:
-        with warnings.catch_warnings():
-            # PIL warns about odd metadata on stderr; a file is either usable or skipped.
-            warnings.simplefilter("ignore")
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height = im.size
-                if width * height > MAX_PIXELS:
-                    raise DecodeError(f"image too large ({width}×{height} pixels)")
-                if width < 1 or height < 1:
-                    raise DecodeError("image has no pixels")
-                info = _exif_info(im)
-                # JPEG can decode at 1/2, 1/4, 1/8 scale directly: far less work per photo.
-                im.draft("RGB", (size, size))
-                im.load()
-                oriented = ImageOps.exif_transpose(im)
-                rgb = _to_rgb(oriented)
-                # As a person sees it: a portrait phone photo stays portrait after rotation.
-                turned = oriented.size != im.size
-                info["width"], info["height"] = (height, width) if turned else (width, height)
+        with open_regular(path) as handle, Image.open(handle, formats=_FORMATS) as im:
+            width, height = im.size
+            if width * height > MAX_PIXELS:
+                raise DecodeError(f"image too large ({width}×{height} pixels)")
+            if width < 1 or height < 1:
+                raise DecodeError("image has no pixels")
+            info = _exif_info(im)
+            # JPEG can decode at 1/2, 1/4, 1/8 scale directly: far less work per photo.
+            im.draft("RGB", (size, size))
+            im.load()
+            loaded = im.size  # after draft(): a JPEG may have been decoded at 1/2 … 1/8
+            # In place: a copy of an unrotated image would double the peak memory.
+            ImageOps.exif_transpose(im, in_place=True)
+            # Inside the try: a failure while converting or scaling is a skip, not a crash.
+            pixels = _square_rgb(im, size)
+            # As a person sees it: a portrait phone photo stays portrait after rotation.
+            turned = im.size != loaded
+            info["width"], info["height"] = (height, width) if turned else (width, height)
     except DecodeError:
         raise
     except (FileNotFoundError, PermissionError) as exc:
         raise read_failure(exc) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise DecodeError("image too large (decompression bomb guard)") from None
     except Exception as exc:  # PIL raises many types for bad data; all mean "skip this file"
         raise DecodeError(f"not a readable image ({_short(exc)})") from None
-    return DecodedImage(pixels=_square(rgb, size), info=info)
+    return DecodedImage(pixels=pixels, info=info)
+
+
+def _quiet_pil_warnings() -> None:
+    # PIL warns about odd metadata on stderr; a file is either usable or skipped. A narrow
+    # filter, (re)added idempotently per call: warnings.catch_warnings() per call swapped the
+    # process-wide filter list from two decode threads at once, which left every warning in
+    # the process ignored (and let PIL's through meanwhile). The bomb warning is covered by
+    # the MAX_PIXELS check.
+    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+
+
+_DEEP_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+# Palette/bilevel (PIL resamples them by nearest neighbour, PA not at all) and hue values
+# cannot be scaled as they are, so they become RGB first.
+_CONVERT_FIRST = ("1", "P", "PA", "HSV")
+
+
+def _square_rgb(im: Any, size: int) -> np.ndarray:
+    """The centre square of `im` as `size`×`size` RGB uint8."""
+    # Other modes are scaled first, so no full-size copy is made for the conversion (a 7 KB
+    # TIFF claiming 58 MP of RGB took 670 MB), and 16-bit/float images are stretched to
+    # 8 bits on 224² values instead of ~1.5 GB of numpy temporaries for 80 MP.
+    if im.mode in _CONVERT_FIRST:
+        im = _to_rgb(im)
+    return np.asarray(_to_rgb(_scaled_square(im, size)), dtype=np.uint8)
 
 
 def _to_rgb(im: Any) -> Any:
     from PIL import Image
 
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float32)
-        lo, hi = float(arr.min()), float(arr.max())
-        scaled = (arr - lo) / (hi - lo or 1.0) * 255.0
-        return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
-    return im.convert("RGB")
+    if im.mode in _DEEP_MODES:
+        arr = np.asarray(im, dtype=np.float64)
+        finite = np.isfinite(arr)  # a float TIFF may hold NaN/inf: no light, not a crash
+        lo, hi = (float(arr[finite].min()), float(arr[finite].max())) if finite.any() else (0, 0)
+        scaled = (np.where(finite, arr, lo) - lo) / (hi - lo or 1.0) * 255.0
+        return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8)).convert("RGB")
+    return im if im.mode == "RGB" else im.convert("RGB")
 
 
-def _square(im: Any, size: int) -> np.ndarray:
-    """Resize the shorter side to `size`, then crop the centre square."""
+def _scaled_square(im: Any, size: int) -> Any:
+    """Crop the centre square, then scale it to `size`×`size`."""
     from PIL import Image
 
+    # Crop first, then scale: scaling the shorter side to `size` first blew a 56×1.4M px
+    # strip (a few KB of TIFF) up to 224×5.5M px, 3.7 GB, before cropping it away.
     width, height = im.size
-    scale = size / min(width, height)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    im = im.resize((new_w, new_h), Image.Resampling.BICUBIC, reducing_gap=3.0)
-    left, top = (new_w - size) // 2, (new_h - size) // 2
-    im = im.crop((left, top, left + size, top + size))
-    return np.asarray(im, dtype=np.uint8)
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    box = (left, top, left + side, top + side)
+    return im.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
 
 
 def _exif_info(im: Any) -> dict[str, Any]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import codecs
-import html.parser
+import html
+import itertools
 import os
 import re
 from dataclasses import dataclass
 
-from xmodal_cli.media import DecodeError, read_failure
+from xmodal_cli.media import DecodeError, open_regular, read_failure
 
 MAX_TEXT_BYTES = 8 * 1024 * 1024  # read at most 8 MiB of any one file
 MAX_CHUNKS = 2000
@@ -27,7 +28,7 @@ class Chunk:
 def read_text(path: str) -> str:
     """Return the file's text; raise DecodeError for binary, empty or unreadable files."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = handle.read(MAX_TEXT_BYTES)
     except OSError as exc:
         raise read_failure(exc) from None
@@ -56,34 +57,48 @@ def _decode(data: bytes, *, truncated: bool) -> str:
         return data.decode("cp1252", "replace")
 
 
-class _TextExtractor(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
+# Markup is stripped with a linear scan, not html.parser: HTMLParser is quadratic on
+# unclosed tags (CPython gh-135462; 60 KB of "<a " took 35 s here, 8 MiB would take days),
+# and a hostile .html must not hang a worker. A tag cannot contain "<", so each scan for
+# its end stops at the next "<" and the whole pass stays linear.
+_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
+_TAG_NAME = re.compile(r"<\s*([A-Za-z][^\s/>]*)")
+_RAW_END = {
+    "script": re.compile(r"</\s*script[^<>]*>", re.IGNORECASE),
+    "style": re.compile(r"</\s*style[^<>]*>", re.IGNORECASE),
+}
 
 
 def strip_markup(text: str) -> str:
-    """Visible text of an HTML/XML document (scripts and styles dropped)."""
-    parser = _TextExtractor()
-    try:
-        parser.feed(text)
-        parser.close()
-    except Exception:
-        return text
-    return " ".join(parser.parts)
+    """Visible text of an HTML/XML document (scripts, styles and comments dropped)."""
+    parts: list[str] = []
+    segment = search = 0  # the text run being collected; where to look for the next "<"
+    while True:
+        start = text.find("<", search)
+        if start < 0:
+            parts.append(text[segment:])
+            break
+        if text.startswith("<!--", start):
+            parts.append(text[segment:start])
+            end = text.find("-->", start + 4)
+            if end < 0:
+                break  # an unclosed comment hides the rest, as in a browser
+            segment = search = end + 3
+            continue
+        tag = _TAG.match(text, start)
+        if tag is None:  # a bare "<" ("a < b") is text
+            search = start + 1
+            continue
+        parts.append(text[segment:start])
+        segment = search = tag.end()
+        name = _TAG_NAME.match(tag.group())
+        raw_end = _RAW_END.get(name.group(1).lower()) if name else None
+        if raw_end is not None:  # script/style content is code, not text: skip to its end tag
+            close = raw_end.search(text, segment)
+            if close is None:
+                break
+            segment = search = close.end()
+    return " ".join(html.unescape(part) for part in parts if part)
 
 
 _WORD = re.compile(r"\S+")
@@ -91,10 +106,12 @@ _WORD = re.compile(r"\S+")
 
 def chunk_text(text: str, words: int = CHUNK_WORDS, overlap: int = OVERLAP_WORDS) -> list[Chunk]:
     """Split into overlapping passages of about `words` words; whitespace is normalised."""
-    matches = list(_WORD.finditer(text))
+    step = max(1, words - overlap)
+    # Only the words the capped chunks can use: an 8 MiB file of short words is 4M match
+    # objects (540 MB, 6 s) if all are listed, and all but the first ~180k are dropped.
+    matches = list(itertools.islice(_WORD.finditer(text), (MAX_CHUNKS - 1) * step + words))
     if not matches:
         return []
-    step = max(1, words - overlap)
     chunks = []
     for first in range(0, len(matches), step):
         window = matches[first : first + words]
