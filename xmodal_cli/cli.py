@@ -16,7 +16,7 @@ from xmodal_cli.errors import UsageError, XmodalError
 
 app = typer.Typer(
     name="xmodal",
-    help="Search your own photos and notes by meaning, offline.\n\n"
+    help="Search your own photos, recordings and notes by meaning, offline.\n\n"
     "Index folders once (later runs only touch what changed), then ask in plain words.",
     no_args_is_help=True,
     add_completion=False,
@@ -39,7 +39,10 @@ Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number of file
 Types = Annotated[
     list[str] | None,
     typer.Option(
-        "--type", "-t", help="Only this type: image or text (repeatable).", show_default=False
+        "--type",
+        "-t",
+        help="Only this type: audio, image or text (repeatable).",
+        show_default=False,
     ),
 ]
 MinScore = Annotated[
@@ -152,14 +155,16 @@ def index(
     quiet: Quiet = False,
     index_dir: IndexDir = None,
 ) -> None:
-    """Index photos and text files; later runs only encode what changed.
+    """Index photos, recordings and text files; later runs only encode what changed.
 
     New and changed files are encoded, deleted files are pruned, renamed files keep their
     vectors. Unreadable files are skipped with a reason. Ctrl-C keeps what was committed.
+    Speech in recordings is transcribed (Whisper tiny.en, offline); other sounds are
+    described by their tags, names and measured traits.
 
     Examples:
 
-      xmodal index ~/Pictures ~/Notes
+      xmodal index ~/Pictures ~/Notes ~/Recordings
 
       xmodal index ~/Pictures --exclude '*.tmp' --exclude 'cache'
 
@@ -219,11 +224,15 @@ def search(
     null: Null = False,
     index_dir: IndexDir = None,
 ) -> None:
-    """Find files by meaning: photos and passages that match a text query.
+    """Find files by meaning: photos, recordings and passages that match a text query.
+
+    Without --type, the types are ranked together on calibrated scores.
 
     Examples:
 
       xmodal search "a cat sleeping on a sofa"
+
+      xmodal search "the meeting where we discussed the budget" --type audio
 
       xmodal search "tax receipt" --type text -n 5 --json
 
@@ -259,7 +268,9 @@ def similar(
     null: Null = False,
     index_dir: IndexDir = None,
 ) -> None:
-    """Find files like FILE: look-alike photos, related notes. FILE itself is left out.
+    """Find files like FILE: look-alike photos, sound-alike clips, related notes.
+
+    FILE itself is left out.
 
     Results are of FILE's own type unless --type asks for others (a photo can find notes
     that talk about what it shows).
@@ -271,6 +282,8 @@ def similar(
       xmodal similar ~/Pictures/beach.jpg --type image --paths | xargs -d '\\n' feh
 
       xmodal similar notes/budget.md --type text -n 5
+
+      xmodal similar ~/Samples/kick_03.wav -n 20 --type audio
     """
 
     _run_query(
@@ -393,7 +406,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Search your own photos and notes by meaning, offline."""
+    """Search your own photos, recordings and notes by meaning, offline."""
 
 
 def main() -> None:

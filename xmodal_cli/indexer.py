@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,9 @@ from xmodal_cli.errors import XmodalError
 from xmodal_cli.media import DecodeError, open_regular, read_failure
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text, title_words
-from xmodal_cli.models import SPACE_TEXT, Profile
+from xmodal_cli.models import SPACE_ACOUSTIC, SPACE_TEXT, Profile
+from xmodal_cli.models.acoustic import shared_features
+from xmodal_cli.recordings import analyse_recording
 from xmodal_cli.scan import FileRecord, is_under, scan_tree
 from xmodal_cli.store.catalog import Catalog, FileRow, NewItem
 from xmodal_cli.store.vectors import VectorStore
@@ -100,8 +102,10 @@ class _Decoded:
     record: FileRecord
     digest: str
     pixels: np.ndarray | None = None
-    passages: list[str] = field(default_factory=list)
-    snippets: list[str] = field(default_factory=list)
+    passages: list[str] = field(default_factory=list)  # encoded into the text space
+    snippets: list[str] = field(default_factory=list)  # shown for each passage
+    positions: list[int] = field(default_factory=list)  # per passage: chunk number or second
+    encoded: list[NewItem] = field(default_factory=list)  # vectors made while decoding
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -267,8 +271,11 @@ def _apply_moves_and_deletions(plan: _Plan, catalog: Catalog, vectors: VectorSto
         vectors.get(space).remove(ids)
 
 
-def _decode(record: FileRecord) -> _Decoded:
-    """Runs in a worker thread: hash and decode one file, or raise DecodeError."""
+def _decode(record: FileRecord, profile: Profile) -> _Decoded:
+    """Runs in a worker thread: hash and decode one file, or raise DecodeError.
+
+    Recordings are analysed here in full (acoustic vectors, transcript): what comes back is
+    small, so a long podcast never waits in the queue as raw samples."""
     try:
         digest = content_hash(record.path, record.size)
     except OSError as exc:
@@ -278,17 +285,35 @@ def _decode(record: FileRecord) -> _Decoded:
     if record.modality == "image":
         image = decode_image(record.path)
         return _Decoded(record, digest, pixels=image.pixels, info=image.info)
+    if record.modality == "audio":
+        recording = analyse_recording(
+            record.path, features=shared_features(), transcribe=profile.transcribe
+        )
+        return _Decoded(
+            record,
+            digest,
+            passages=[p.text for p in recording.passages],
+            snippets=[p.snippet for p in recording.passages],
+            positions=[p.position for p in recording.passages],
+            encoded=[
+                NewItem(SPACE_ACOUSTIC, w.position, w.snippet, w.vector) for w in recording.windows
+            ],
+            info=recording.info,
+        )
     text = read_text(record.path)
     chunks = chunk_text(text)
     title = title_words(record.path)
     # The file name often says what a note is about ("tax_receipt_2023.txt"), so each
     # passage is encoded with it; the snippet shown stays the passage itself.
     passages = [f"{title}: {c.text}" if title else c.text for c in chunks]
-    return _Decoded(record, digest, passages=passages, snippets=[c.text for c in chunks])
+    snippets = [c.text for c in chunks]
+    return _Decoded(
+        record, digest, passages=passages, snippets=snippets, positions=list(range(len(chunks)))
+    )
 
 
 def _decoded_stream(
-    records: list[FileRecord], workers: int, window: int
+    records: list[FileRecord], decode: Callable[[FileRecord], _Decoded], workers: int, window: int
 ) -> Iterator[tuple[FileRecord, _Decoded | DecodeError]]:
     """Decode in a thread pool, yielding in input order with at most `window` in flight."""
     with ThreadPoolExecutor(
@@ -298,7 +323,7 @@ def _decoded_stream(
         queue = iter(records)
         try:
             for record in queue:
-                pending.append((record, pool.submit(_decode, record)))
+                pending.append((record, pool.submit(decode, record)))
                 if len(pending) >= window:
                     yield _result(*pending.popleft())
             while pending:
@@ -329,10 +354,14 @@ def _encode_and_store(
     summary: IndexSummary,
 ) -> None:
     batch: list[_Decoded] = []
-    images = passages = 0
+    images = passages = recordings = 0
     failed_stale: list[FileRow] = []
     window = max(options.batch_size * 2, options.workers * 4)
-    for record, outcome in _decoded_stream(plan.to_encode, options.workers, window):
+
+    def decode(record: FileRecord) -> _Decoded:
+        return _decode(record, profile)
+
+    for record, outcome in _decoded_stream(plan.to_encode, decode, options.workers, window):
         if isinstance(outcome, DecodeError):
             summary.skipped += 1
             summary.skip_reasons[_reason_kind(str(outcome))] += 1
@@ -344,10 +373,17 @@ def _encode_and_store(
         batch.append(outcome)
         images += outcome.pixels is not None
         passages += len(outcome.passages)
-        if images >= options.batch_size or passages >= options.batch_size * 4 or len(batch) >= 256:
+        # Recordings take seconds each to analyse: commit them often, so Ctrl-C loses little.
+        recordings += outcome.record.modality == "audio"
+        if (
+            images >= options.batch_size
+            or passages >= options.batch_size * 4
+            or recordings >= 8
+            or len(batch) >= 256
+        ):
             _store_batch(batch, plan, catalog, vectors, profile, options, summary, failed_stale)
             reporter.advance(len(batch))
-            batch, images, passages, failed_stale = [], 0, 0, []
+            batch, images, passages, recordings, failed_stale = [], 0, 0, 0, []
     if batch or failed_stale:
         _store_batch(batch, plan, catalog, vectors, profile, options, summary, failed_stale)
         reporter.advance(len(batch))
@@ -399,10 +435,11 @@ def _store_batch(
                 for space, matrix in group.vectors.items():
                     items.append(NewItem(space, 0, group.captions[row], matrix[row]))
                 image_index += 1
-            for position, snippet in enumerate(decoded.snippets):
+            for position, snippet in zip(decoded.positions, decoded.snippets, strict=True):
                 assert passage_vectors is not None
                 items.append(NewItem(SPACE_TEXT, position, snippet, passage_vectors[passage_index]))
                 passage_index += 1
+            items += [item for item in decoded.encoded if item.space in profile.spaces]
             ids = catalog.add_items(file_id, items)
             for item_id, item in zip(ids, items, strict=True):
                 slot = added.setdefault(item.space, ([], []))

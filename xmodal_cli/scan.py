@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".m4b", ".aac",
+        ".aif", ".aiff", ".aifc", ".wma", ".caf", ".w64",
+    }
+)  # fmt: skip
 TEXT_EXTENSIONS = frozenset(
     {
         ".txt", ".md", ".markdown", ".rst", ".org", ".tex", ".log",
@@ -33,10 +39,12 @@ class FileRecord:
 
 
 def modality_of(path: str) -> str | None:
-    """'image', 'text' or None (not indexable) from the file extension."""
+    """'image', 'audio', 'text' or None (not indexable) from the file extension."""
     ext = os.path.splitext(path)[1].lower()
     if ext in IMAGE_EXTENSIONS:
         return "image"
+    if ext in AUDIO_EXTENSIONS:
+        return "audio"
     if ext in TEXT_EXTENSIONS:
         return "text"
     return None

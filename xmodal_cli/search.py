@@ -21,12 +21,17 @@ from xmodal_cli.errors import UsageError, XmodalError
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text
-from xmodal_cli.models import SPACE_TEXT, SPACE_VISUAL, Profile
+from xmodal_cli.models import SPACE_ACOUSTIC, SPACE_TEXT, SPACE_VISUAL, Profile
+from xmodal_cli.models.acoustic import shared_features
+from xmodal_cli.recordings import DESCRIPTION, analyse_recording
 from xmodal_cli.scan import is_under, modality_of
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.vectors import VectorStore
 
-MODALITIES = ("image", "text")
+MODALITIES = ("audio", "image", "text")
+# For `similar`: the space in which a file of one type is compared with files of the same
+# type. Across types, everything meets in the shared text space.
+_LIKE_SPACE = {"image": SPACE_VISUAL, "audio": SPACE_ACOUSTIC}
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,11 @@ class Result:
             "snippet": self.snippet,
             "space": self.space,
             "position": self.position,
+            **(
+                {"start_seconds": self.position}
+                if self.type == "audio" and self.position >= 0
+                else {}
+            ),
             **({"info": self.info} if self.info else {}),
         }
 
@@ -133,7 +143,7 @@ def search_similar(
     modality = modality_of(absolute)
     if modality is None:
         raise UsageError(
-            f"unsupported file type: {path}", "similar works with images and text files"
+            f"unsupported file type: {path}", "similar works with images, audio and text files"
         )
     base = filters or Filters()
     filters = Filters(base.types, base.under, base.min_score, base.exclude_paths | {absolute})
@@ -141,8 +151,8 @@ def search_similar(
     lists = []
     # Without --type, like finds like: `similar photo.jpg --paths | xargs feh` gets photos.
     for target in sorted(filters.types or {modality}):
-        # Image -> image uses appearance; anything else goes through the shared text space.
-        space = SPACE_VISUAL if modality == target == "image" else SPACE_TEXT
+        # Image -> image uses appearance, audio -> audio sound; the rest meets in the text space.
+        space = _LIKE_SPACE.get(modality, SPACE_TEXT) if modality == target else SPACE_TEXT
         if space in query:
             lists.append(
                 _search_space(catalog, vectors, space, query[space], target, filters, limit)
@@ -170,6 +180,16 @@ def _query_vectors(
             pixels = decode_image(path, profile.image_size).pixels
             encoded = profile.encode_images(pixels[None])
             return {space: m[0] for space, m in encoded.vectors.items()}
+        if modality == "audio":
+            recording = analyse_recording(
+                path, features=shared_features(), transcribe=profile.transcribe
+            )
+            texts = profile.encode_texts([p.text for p in recording.passages])
+            sounds = np.stack([w.vector for w in recording.windows])
+            return {
+                SPACE_TEXT: _unit(texts.mean(axis=0)),
+                SPACE_ACOUSTIC: _unit(sounds.mean(axis=0)),
+            }
         chunks = chunk_text(read_text(path))
         return {SPACE_TEXT: _unit(profile.encode_texts([c.text for c in chunks]).mean(axis=0))}
     except DecodeError as exc:
@@ -209,7 +229,7 @@ def _search_space(
                 score=float(score),
                 type=row.modality,
                 path=row.path,
-                snippet=_snippet(row.snippet, row.info, row.modality),
+                snippet=_snippet(row.snippet, row.info, row.modality, row.position),
                 space=space,
                 position=row.position,
                 info=row.info,
@@ -225,11 +245,20 @@ def _search_space(
         k *= 4
 
 
-def _snippet(text: str | None, info: dict[str, Any], modality: str) -> str:
+def _snippet(text: str | None, info: dict[str, Any], modality: str, position: int) -> str:
     parts = [text or ""]
     if modality == "image":
         parts += [str(info[key]) for key in ("taken", "camera") if info.get(key)]
+    if modality == "audio" and position != DESCRIPTION:
+        return f"{clock(position)} {text or ''}".rstrip()  # where in the recording
     return " · ".join(p for p in parts if p)
+
+
+def clock(seconds: int) -> str:
+    """12:34, or 1:02:03 past an hour."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _fuse(lists: list[list[Result]], limit: int) -> list[Result]:

@@ -7,12 +7,16 @@ that `xmodal --help` and `xmodal status` stay fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from xmodal_cli.models.whisper import Transcript
+
 SPACE_TEXT = "text"  # shared semantic space: text passages, and images mapped into words
 SPACE_VISUAL = "visual"  # image appearance, for image -> image similarity
+SPACE_ACOUSTIC = "acoustic"  # how a sound sounds, for audio -> audio similarity
 
 
 @dataclass
@@ -37,6 +41,10 @@ class Profile(Protocol):
 
     def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
         """Unit vectors for a uint8 batch (n, size, size, 3) in every image space."""
+        ...
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        """Speech heard in mono 16 kHz samples (none for music, tones and noise)."""
         ...
 
 

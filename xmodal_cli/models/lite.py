@@ -8,7 +8,17 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli import config
-from xmodal_cli.models import SPACE_TEXT, SPACE_VISUAL, ImageEncoding, conse, efficientnet, minilm
+from xmodal_cli.models import (
+    SPACE_ACOUSTIC,
+    SPACE_TEXT,
+    SPACE_VISUAL,
+    ImageEncoding,
+    acoustic,
+    conse,
+    efficientnet,
+    minilm,
+)
+from xmodal_cli.models.whisper import Transcriber, Transcript
 
 # Tuned for text -> image retrieval on the sample photos (bench/text_to_image_eval.py): a broad
 # mix (many classes, flattened probabilities) beats a sharp one. Changing them changes vectors,
@@ -26,11 +36,17 @@ class LiteProfile:
     def __init__(self, device: str = "auto", cache: Path | None = None) -> None:
         self.device = device
         self.cache = cache or config.cache_dir()
-        self.spaces = {SPACE_TEXT: minilm.DIM, SPACE_VISUAL: efficientnet.FEATURE_DIM}
+        self.spaces = {
+            SPACE_TEXT: minilm.DIM,
+            SPACE_VISUAL: efficientnet.FEATURE_DIM,
+            SPACE_ACOUSTIC: acoustic.DIM,
+        }
         self.model_ids = {
             SPACE_TEXT: f"{minilm.MODEL_ID}+conse(k={CONSE_TOP_K},t={CONSE_TEMPERATURE})",
             SPACE_VISUAL: efficientnet.MODEL_ID,
+            SPACE_ACOUSTIC: acoustic.MODEL_ID,
         }
+        self._transcriber: Transcriber | None = None
         self._text: minilm.OnnxTextEncoder | None = None
         self._vision: efficientnet.EfficientNetLite0 | None = None
         self._labels: list[str] | None = None
@@ -65,3 +81,8 @@ class LiteProfile:
             vectors={SPACE_TEXT: semantic, SPACE_VISUAL: features},
             captions=conse.captions(probs, labels),
         )
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        if self._transcriber is None:
+            self._transcriber = Transcriber(config.resolve_device(self.device))
+        return self._transcriber.transcribe(samples)

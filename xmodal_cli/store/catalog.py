@@ -197,6 +197,12 @@ class Catalog:
             with self.transaction():
                 self.set_meta("profile", wanted)
             return
+        if stored != wanted and self._extends(json.loads(stored), name, spaces, model_ids):
+            # A newer xmodal added a space (audio joined text and images): the vectors
+            # already stored are still valid, so the index grows instead of being refused.
+            with self.transaction():
+                self.set_meta("profile", wanted)
+            return
         if stored != wanted:
             have = json.loads(stored)
             raise XmodalError(
@@ -205,6 +211,17 @@ class Catalog:
                 "not the models this xmodal uses",
                 "use another --index-dir, or delete the index folder and index again",
             )
+
+    @staticmethod
+    def _extends(
+        have: dict[str, Any], name: str, spaces: dict[str, int], model_ids: dict[str, str]
+    ) -> bool:
+        old_spaces, old_models = have.get("spaces", {}), have.get("models", {})
+        return (
+            have.get("name") == name
+            and all(spaces.get(k) == v for k, v in old_spaces.items())
+            and all(model_ids.get(k) == v for k, v in old_models.items())
+        )
 
     def profile_info(self) -> dict[str, Any] | None:
         stored = self.get_meta("profile")

