@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bench.sample_photos import copy_sample_photos
-from xmodal_cli.models import SPACE_TEXT, SPACE_VISUAL, ImageEncoding
+from xmodal_cli.models import SPACE_ACOUSTIC, SPACE_TEXT, SPACE_VISUAL, ImageEncoding, acoustic
+from xmodal_cli.models.whisper import Segment, Transcript
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -59,10 +60,15 @@ class RecordingProfile:
     image_size = 224
 
     def __init__(self, fail_on_call: int | None = None) -> None:
-        self.spaces = {SPACE_TEXT: 16, SPACE_VISUAL: 8}
-        self.model_ids = {SPACE_TEXT: "fake-text", SPACE_VISUAL: "fake-visual"}
+        self.spaces = {SPACE_TEXT: 16, SPACE_VISUAL: 8, SPACE_ACOUSTIC: acoustic.DIM}
+        self.model_ids = {
+            SPACE_TEXT: "fake-text",
+            SPACE_VISUAL: "fake-visual",
+            SPACE_ACOUSTIC: acoustic.MODEL_ID,
+        }
         self.texts: list[str] = []
         self.images: list[bytes] = []
+        self.heard: list[float] = []  # seconds of audio passed to transcribe()
         self.calls = 0
         self.fail_on_call = fail_on_call
 
@@ -86,6 +92,13 @@ class RecordingProfile:
             },
             captions=[f"fake caption {i}" for i in range(len(pixels))],
         )
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        """'Hears' one fixed sentence in anything that is not near-silent."""
+        self.heard.append(len(samples) / 16_000)
+        if float(np.abs(samples).max(initial=0.0)) < 0.01:
+            return Transcript([], 0.0)
+        return Transcript([Segment(0.0, 1.0, "fake words heard")], 1.0)
 
 
 @pytest.fixture

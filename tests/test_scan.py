@@ -40,7 +40,10 @@ def _paths(records: list[FileRecord], root: Path) -> list[str]:
         ("page.HTML", "text"),
         ("script.py", "text"),
         ("data.jsonl", "text"),
-        ("song.mp3", None),
+        ("song.mp3", "audio"),
+        ("Memo.M4A", "audio"),
+        ("take.flac", "audio"),
+        ("video.mp4", None),
         ("archive.tar.gz", None),
         ("README", None),
         ("dir.jpg/file", None),
@@ -192,7 +195,7 @@ def test_single_file_as_root(tmp_path: Path) -> None:
         path=str(photo), modality="image", size=7, mtime_ns=os.stat(photo).st_mtime_ns
     )
     # A root file of an unknown type yields nothing rather than failing.
-    assert list(scan_tree([_touch(tmp_path / "song.mp3")])) == []
+    assert list(scan_tree([_touch(tmp_path / "film.mkv")])) == []
 
 
 def test_relative_root_gives_absolute_paths(

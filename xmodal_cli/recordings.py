@@ -58,9 +58,10 @@ def analyse_recording(
     *,
     features: SpectralFeatures,
     transcribe: Callable[[np.ndarray], Transcript] | None,
+    block_seconds: float = BLOCK_SECONDS,
 ) -> Recording:
     """Decode `path` block by block into items; DecodeError if it holds no usable audio."""
-    stream, blocks = read_blocks(path, BLOCK_SECONDS)
+    stream, blocks = read_blocks(path, block_seconds)
     out = Recording()
     traits: list[WindowTraits] = []
     segments: list[Segment] = []
@@ -112,6 +113,9 @@ def _passages(segments: list[Segment]) -> list[tuple[int, str]]:
     words: list[str] = []
     start = 0.0
     for segment in segments:
+        if words and segment.start - start > WINDOW_SECONDS:  # keep timestamps meaningful
+            out.append((int(start), " ".join(words)))
+            words = []
         if not words:
             start = segment.start
         words += segment.text.split()
@@ -183,14 +187,14 @@ def labels(
 
 
 def _kind(trait: WindowTraits) -> tuple[str, str]:
+    if trait.attack_decay:
+        return _HIT
     if trait.tone_hz is not None:
         hz = round(trait.tone_hz)
         return f"pure tone {hz} Hz", f"a pure tone, a beep, a sine wave test tone at {hz} Hz"
     if trait.flatness > 0.25 and trait.beat_strength < 0.3 and not trait.attack_decay:
         colour = "white" if trait.tilt > -1.5 else "pink" if trait.tilt > -4.5 else "brown"
         return _NOISE[colour]
-    if trait.attack_decay:
-        return _HIT
     beats = trait.onsets_per_second * trait.seconds
     if trait.tempo_bpm and trait.beat_strength > 0.3 and beats >= 4:
         bpm = round(trait.tempo_bpm)

@@ -1,13 +1,14 @@
 """Audio decoding: any supported file to mono float32 at 16 kHz, in bounded blocks, plus tags.
 
-libsndfile (soundfile) reads WAV, FLAC, Ogg/Vorbis/Opus, MP3 and AIFF quickly; anything it
-refuses (M4A/AAC, WMA, odd containers) goes through PyAV, whose wheel carries FFmpeg, so no
-system codec is needed. Blocks are resampled with one streaming resampler, so block edges
+libsndfile (soundfile) reads WAV, FLAC, Ogg/Vorbis/Opus and AIFF quickly; MP3, M4A/AAC, WMA
+and anything libsndfile refuses go through PyAV, whose wheel carries FFmpeg, so no system
+codec is needed. Blocks are resampled with one streaming resampler, so block edges
 leave no seams, and an hour-long podcast never sits in memory whole.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,11 @@ from xmodal_cli.media import DecodeError, open_regular, read_failure
 SAMPLE_RATE = 16_000  # what Whisper and the acoustic features expect
 MAX_SECONDS = 6 * 3600  # beyond six hours a recording is indexed up to this point only
 
+# libsndfile is fastest for these; MP3 goes to FFmpeg, because libsndfile's mpg123 prints
+# "Note: Trying to resync…" on stderr for every damaged frame.
+_LIBSNDFILE_FIRST = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".w64", ".caf"}
+)
 _TAG_KEYS = ("title", "artist", "album", "albumartist", "genre", "comment", "description")
 
 
@@ -47,12 +53,13 @@ def read_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator[
     The iterator raises DecodeError only if the very first block cannot be read; damage later
     on ends the stream and sets `truncated`, so a cut-off download still gets indexed.
     """
-    try:
-        return _soundfile_blocks(path, block_seconds)
-    except DecodeError:
-        raise
-    except Exception:  # libsndfile refuses the format: let FFmpeg try
-        pass
+    if os.path.splitext(path)[1].lower() in _LIBSNDFILE_FIRST:
+        try:
+            return _soundfile_blocks(path, block_seconds)
+        except DecodeError:
+            raise
+        except Exception:  # libsndfile refuses the content: let FFmpeg try
+            pass
     return _pyav_blocks(path, block_seconds)
 
 

@@ -77,15 +77,23 @@ class SpectralFeatures:
         power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2  # (T, bins)
         frame_rms_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
         loudest = float(frame_rms_db.max())
-        active = frame_rms_db > max(SILENCE_DB, loudest - 40)
-        if not active.any():
+        if loudest < SILENCE_DB:
             return _silent_vector(), _silent_traits(seconds, loudest)
+        # Relative to the loudest frame, so a quieter copy keeps the same frames.
+        active = frame_rms_db > max(-90.0, loudest - 40)
         mel_db = 10 * np.log10(power @ self.mel_bank.T + 1e-10)  # (T, mels)
+        # A 60 dB floor under the loudest band: what lies below it is the codec's or the
+        # dither's noise, and must not tell an MP3 copy from its WAV original.
+        mel_db = np.maximum(mel_db, mel_db.max() - 60)
         sounding = mel_db[active]
+        # Frames weigh by their energy: the body of a sound counts, not its fading tail or a
+        # few frames of attack, which trimming removes first.
+        weight = 10 ** (frame_rms_db[active] / 10)
+        weight = weight / weight.sum()
 
-        shape = sounding.mean(axis=0)
+        shape = weight @ sounding
+        spread = np.sqrt(weight @ (sounding - shape) ** 2) - 4.0  # a steady band varies ~4 dB
         shape -= shape.mean()
-        spread = sounding.std(axis=0) - 4.0  # a steady band varies ~4 dB frame to frame
         flux = np.maximum(np.diff(mel_db, axis=0), 0.0) if len(mel_db) > 1 else mel_db * 0
         flux_bands = flux.reshape(len(flux), _FLUX_BANDS, -1).mean(axis=2).mean(axis=0) - 1.0
         chroma = self.chroma_bank @ power[active].mean(axis=0)
@@ -117,7 +125,8 @@ class SpectralFeatures:
         flux: np.ndarray,
     ) -> WindowTraits:
         band = (self.freqs > 60) & (self.freqs < 7500)
-        p = power[active][:, band] + 1e-12
+        p = power[active][:, band]
+        p = np.maximum(p, p.max() * 1e-6 + 1e-12)  # the same 60 dB floor as the mel bands
         spectrum = p.mean(axis=0)
         octaves = np.log2(self.freqs[band])
         slope, intercept = np.polyfit(octaves, 10 * np.log10(spectrum), 1)
