@@ -61,3 +61,37 @@ def test_sigint_mid_index_keeps_committed_batches(tmp_path, photo_dir, lite_prof
     )
     status = json.loads(check.stdout)
     assert status["files"] == total and status["vectors"]["visual"] == total
+
+
+def test_sigint_during_long_recordings_stops_within_a_block(tmp_path, lite_profile):
+    """Two 5-minute talks are being transcribed when Ctrl-C comes: the workers give up
+    between 60-second blocks instead of finishing both recordings."""
+    import numpy as np
+    import soundfile
+
+    from tests import sounds
+
+    lite_profile.encode_texts(["warm the shared model cache"])
+    folder = tmp_path / "talks"
+    for name, (sentence, _) in sounds.SPOKEN.items():
+        clip, rate = soundfile.read(str(sounds.speak(sentence, tmp_path / f"{name}.wav")))
+        talk = np.tile(np.concatenate([clip, np.zeros(rate // 2)]), 60)[: rate * 300]
+        sounds.write(folder / f"talk_{name}.wav", talk, rate)
+    index = tmp_path / "index"
+    cmd = [sys.executable, "-m", "xmodal_cli", "index", str(folder), "--index-dir", str(index)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(12)  # models loaded, both workers inside a recording
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    waited = time.monotonic() - interrupted
+    assert proc.returncode == 130, err
+    assert waited < 30, f"Ctrl-C took {waited:.1f} s to stop"  # a whole talk takes minutes
+    assert not [p for p in index.iterdir() if p.name.startswith(".")]
+    check = subprocess.run(
+        [sys.executable, "-m", "xmodal_cli", "check", "--index-dir", str(index)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -271,7 +272,9 @@ def _apply_moves_and_deletions(plan: _Plan, catalog: Catalog, vectors: VectorSto
         vectors.get(space).remove(ids)
 
 
-def _decode(record: FileRecord, profile: Profile) -> _Decoded:
+def _decode(
+    record: FileRecord, profile: Profile, cancelled: Callable[[], bool] = lambda: False
+) -> _Decoded:
     """Runs in a worker thread: hash and decode one file, or raise DecodeError.
 
     Recordings are analysed here in full (acoustic vectors, transcript): what comes back is
@@ -287,7 +290,10 @@ def _decode(record: FileRecord, profile: Profile) -> _Decoded:
         return _Decoded(record, digest, pixels=image.pixels, info=image.info)
     if record.modality == "audio":
         recording = analyse_recording(
-            record.path, features=shared_features(), transcribe=profile.transcribe
+            record.path,
+            features=shared_features(),
+            transcribe=profile.transcribe,
+            cancelled=cancelled,
         )
         return _Decoded(
             record,
@@ -313,7 +319,11 @@ def _decode(record: FileRecord, profile: Profile) -> _Decoded:
 
 
 def _decoded_stream(
-    records: list[FileRecord], decode: Callable[[FileRecord], _Decoded], workers: int, window: int
+    records: list[FileRecord],
+    decode: Callable[[FileRecord], _Decoded],
+    workers: int,
+    window: int,
+    stop: threading.Event,
 ) -> Iterator[tuple[FileRecord, _Decoded | DecodeError]]:
     """Decode in a thread pool, yielding in input order with at most `window` in flight."""
     with ThreadPoolExecutor(
@@ -329,6 +339,7 @@ def _decoded_stream(
             while pending:
                 yield _result(*pending.popleft())
         finally:
+            stop.set()  # running decodes give up between blocks instead of finishing
             for _, future in pending:
                 future.cancel()
 
@@ -358,10 +369,12 @@ def _encode_and_store(
     failed_stale: list[FileRow] = []
     window = max(options.batch_size * 2, options.workers * 4)
 
-    def decode(record: FileRecord) -> _Decoded:
-        return _decode(record, profile)
+    stop = threading.Event()  # set when the run ends early: workers drop what they hold
 
-    for record, outcome in _decoded_stream(plan.to_encode, decode, options.workers, window):
+    def decode(record: FileRecord) -> _Decoded:
+        return _decode(record, profile, stop.is_set)
+
+    for record, outcome in _decoded_stream(plan.to_encode, decode, options.workers, window, stop):
         if isinstance(outcome, DecodeError):
             summary.skipped += 1
             summary.skip_reasons[_reason_kind(str(outcome))] += 1

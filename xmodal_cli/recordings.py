@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from xmodal_cli.media import DecodeError
 from xmodal_cli.media.audio import read_blocks, read_tags
 from xmodal_cli.media.text import title_words
 from xmodal_cli.models.acoustic import SpectralFeatures, WindowTraits
 from xmodal_cli.models.whisper import Segment, Transcript
 
-BLOCK_SECONDS = 240.0  # decoded at a time: 15 MB of samples
+# Decoded (and transcribed) at a time: 4 MB of samples, and a Ctrl-C waits for one block.
+BLOCK_SECONDS = 60.0
 WINDOW_SECONDS = 30.0  # one acoustic item per window
 PASSAGE_WORDS = 60  # transcript segments are joined up to about this many words
 DESCRIPTION = -1  # the position of the whole-file description item
@@ -59,14 +61,20 @@ def analyse_recording(
     features: SpectralFeatures,
     transcribe: Callable[[np.ndarray], Transcript] | None,
     block_seconds: float = BLOCK_SECONDS,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Recording:
-    """Decode `path` block by block into items; DecodeError if it holds no usable audio."""
+    """Decode `path` block by block into items; DecodeError if it holds no usable audio.
+
+    `cancelled` is asked between blocks, so an interrupted run does not wait for the rest
+    of an hour-long recording."""
     stream, blocks = read_blocks(path, block_seconds)
     out = Recording()
     traits: list[WindowTraits] = []
     segments: list[Segment] = []
     speech = seconds = 0.0
     for block in blocks:
+        if cancelled():
+            raise DecodeError("cancelled")
         first = len(traits)
         step = int(WINDOW_SECONDS * 16_000)
         for offset in range(0, len(block.samples), step):
