@@ -5,7 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.xmodal-installed
 DEMO   ?= $(or $(TMPDIR),/tmp)/xmodal-demo
 
-.PHONY: setup demo test lint bench clean
+# Test media from Debian: espeak-ng speaks known sentences, pocketsphinx-testdata has people
+# reading, sox makes and measures sounds. Installed once; skipped when already there.
+TEST_PACKAGES := espeak-ng pocketsphinx-testdata sox
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system-packages demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,21 +20,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) system-packages
 
-demo: $(STAMP)
+system-packages:
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
+	    || [ ! -d /usr/share/pocketsphinx/test/data/librivox ]; then \
+	  echo "installing test media tools: $(TEST_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; \
+	fi
+
+demo: $(STAMP) system-packages
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/python -m bench.sample_photos $(DEMO)/photos
-	$(BIN)/xmodal index $(DEMO)/photos --index-dir $(DEMO)/index
+	$(BIN)/python -m bench.sample_sounds $(DEMO)/recordings
+	$(BIN)/xmodal index $(DEMO)/photos $(DEMO)/recordings --index-dir $(DEMO)/index
 	$(BIN)/xmodal search "a cat sleeping on a sofa" -n 5 --index-dir $(DEMO)/index
-	$(BIN)/xmodal search "rocket launch" -n 3 --index-dir $(DEMO)/index
+	$(BIN)/xmodal search "the meeting where we discussed spending" -n 3 --index-dir $(DEMO)/index
+	$(BIN)/xmodal similar $(DEMO)/recordings/samples/kick_00.wav -n 3 --index-dir $(DEMO)/index
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check xmodal_cli tests bench
 	$(BIN)/ruff check xmodal_cli tests bench
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) system-packages lint
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
@@ -39,6 +54,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.query_latency
 	$(BIN)/python -m bench.large_index
 	$(BIN)/python -m bench.peak_rss
+	$(BIN)/python -m bench.audio_throughput
+	$(BIN)/python -m bench.audio_similarity
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from tests import sounds
+from bench import sample_sounds as sounds
 from tests.conftest import RecordingProfile
 from tests.documents import write_notes
 from xmodal_cli.audit import check_index

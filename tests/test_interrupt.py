@@ -69,7 +69,7 @@ def test_sigint_during_long_recordings_stops_within_a_block(tmp_path, lite_profi
     import numpy as np
     import soundfile
 
-    from tests import sounds
+    from bench import sample_sounds as sounds
 
     lite_profile.encode_texts(["warm the shared model cache"])
     folder = tmp_path / "talks"

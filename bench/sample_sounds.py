@@ -126,3 +126,30 @@ def librivox_clip(name: str) -> Path:
     if not path.exists():
         raise RuntimeError("pocketsphinx-testdata is missing: run `make setup` (it installs it)")
     return path
+
+
+def write_samples(folder: Path) -> list[Path]:
+    """A small real sound library for the demo: speech, music, noise, a tone and drum hits."""
+    out = []
+    for name, (sentence, _) in SPOKEN.items():
+        out.append(speak(sentence, folder / "memos" / f"memo_{name}.wav"))
+    for clip in LIBRIVOX_CLIPS:
+        target = folder / "audiobook" / clip
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(librivox_clip(clip).read_bytes())
+        out.append(target)
+    out.append(write(folder / "music" / "groove_120bpm.wav", music(20.0, 120)))
+    out.append(write(folder / "ambience" / "untitled_01.wav", noise("white", 8.0)))
+    out.append(write(folder / "ambience" / "untitled_02.wav", noise("brown", 8.0, seed=3)))
+    out.append(write(folder / "test" / "beep.wav", tone(1000, 3.0)))
+    for i in range(4):
+        out.append(write(folder / "samples" / f"kick_{i:02d}.wav", kick(i)))
+        out.append(write(folder / "samples" / f"snare_{i:02d}.wav", snare(i)))
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    written = write_samples(Path(sys.argv[1] if len(sys.argv) > 1 else "sample-sounds"))
+    print(f"wrote {len(written)} recordings", file=sys.stderr)

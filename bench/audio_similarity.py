@@ -1,0 +1,130 @@
+"""How well the acoustic space and the named sound traits work, on sounds with known kinds.
+
+    python -m bench.audio_similarity
+
+The set: 8 each of kicks, snares and hi-hats, 3 tones, 3 noises (white, pink, brown), 3
+music loops and the espeak-ng sentences, all made here (bench/sample_sounds.py).
+
+Figures (one JSON line on stdout):
+- same_kind_precision_at_3: for each sound, the share of its k nearest neighbours in the
+  acoustic space (itself left out) that are of its kind (kick/snare/hat/tone/noise/music/
+  speech), with k = 3, or 2 for the kinds that have only 3 members.
+- copy_rank1: share of altered copies whose nearest indexed sound is their original. Copies
+  are: trimmed (10% off each end for clips over 1 s, 10 ms off the start of one-shots) and
+  saved as Ogg Vorbis; 30% volume and saved as MP3; resampled to 22.05 kHz WAV.
+- copy_misses: which copies missed, and what they found instead.
+- label_accuracy: share of sounds whose first descriptor names the right kind (percussive
+  hit for drums, pure tone, the right noise colour, music, and speech when transcribed).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bench import sample_sounds as sounds
+from bench.harness import emit, note
+
+
+def _library(folder: Path) -> dict[Path, str]:
+    kinds: dict[Path, str] = {}
+    for i in range(8):
+        kinds[sounds.write(folder / f"kick_{i}.wav", sounds.kick(i))] = "kick"
+        kinds[sounds.write(folder / f"snare_{i}.wav", sounds.snare(i))] = "snare"
+        kinds[sounds.write(folder / f"hat_{i}.wav", sounds.hihat(i))] = "hat"
+    for freq in (220, 440, 1000):
+        kinds[sounds.write(folder / f"tone_{freq}.wav", sounds.tone(freq))] = "tone"
+    for colour in ("white", "pink", "brown"):
+        kinds[sounds.write(folder / f"{colour}.wav", sounds.noise(colour, 6.0))] = "noise"
+    for i, bpm in enumerate((90, 120, 140)):
+        kinds[sounds.write(folder / f"music_{i}.wav", sounds.music(12.0, bpm, seed=i))] = "music"
+    for name, (sentence, _) in sounds.SPOKEN.items():
+        kinds[sounds.speak(sentence, folder / f"speech_{name}.wav")] = "speech"
+    return kinds
+
+
+def _expected_label(path: Path, kind: str) -> str:
+    if kind in ("kick", "snare", "hat"):
+        return "percussive hit"
+    if kind == "noise":
+        return f"{path.stem} noise"
+    return {"tone": "pure tone", "music": "music", "speech": "speech"}[kind]
+
+
+def main() -> None:
+    import soundfile
+    import soxr
+
+    from xmodal_cli.models.acoustic import shared_features
+    from xmodal_cli.models.lite import LiteProfile
+    from xmodal_cli.recordings import analyse_recording
+
+    features = shared_features()
+    transcribe = LiteProfile(device="cpu").transcribe
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        kinds = _library(folder / "library")
+        paths = list(kinds)
+        note(f"{len(paths)} sounds")
+        vectors, labels = [], {}
+        for path in paths:
+            rec = analyse_recording(str(path), features=features, transcribe=transcribe)
+            mean = np.mean([w.vector for w in rec.windows], axis=0)
+            vectors.append(mean / np.linalg.norm(mean))
+            labels[path] = rec.info["sound"][0]
+        matrix = np.stack(vectors)
+        similar = matrix @ matrix.T
+        np.fill_diagonal(similar, -np.inf)
+        sizes = {kind: list(kinds.values()).count(kind) for kind in set(kinds.values())}
+        hits = [  # of the k nearest, with k = 3 or the number of other sounds of that kind
+            np.mean(
+                [
+                    kinds[paths[j]] == kinds[p]
+                    for j in np.argsort(-similar[i])[: min(3, sizes[kinds[p]] - 1)]
+                ]
+            )
+            for i, p in enumerate(paths)
+        ]
+        correct_labels = [labels[p].startswith(_expected_label(p, kinds[p])) for p in paths]
+
+        found = misses = 0
+        missed = []
+        for path in paths:
+            samples, rate = soundfile.read(str(path), dtype="float32")
+            long = len(samples) > rate
+            cut = int(len(samples) * 0.1) if long else int(0.01 * rate)
+            copies = {
+                "trimmed.ogg": (samples[cut : len(samples) - cut] if long else samples[cut:], rate),
+                "quieter.mp3": (samples * 0.3, rate),
+                "22k.wav": (soxr.resample(samples, rate, 22_050), 22_050),
+            }
+            for suffix, (data, copy_rate) in copies.items():
+                copy = folder / f"{path.stem}-{suffix}"
+                soundfile.write(str(copy), data, copy_rate)
+                rec = analyse_recording(str(copy), features=features, transcribe=None)
+                query = np.mean([w.vector for w in rec.windows], axis=0)
+                best = paths[int(np.argmax(matrix @ query))]
+                if best == path:
+                    found += 1
+                else:
+                    misses += 1
+                    missed.append(f"{copy.name} -> {best.name}")
+    emit(
+        {
+            "sounds": len(paths),
+            "same_kind_precision_at_3": round(float(np.mean(hits)), 3),
+            "copy_rank1": round(found / (found + misses), 3),
+            "copies": found + misses,
+            "copy_misses": missed,
+            "label_accuracy": round(float(np.mean(correct_labels)), 3),
+            "wrong_labels": {
+                p.name: labels[p] for p, ok in zip(paths, correct_labels, strict=True) if not ok
+            },
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
