@@ -126,8 +126,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as fresh:
         note("indexing the corpus with the real CLI")
         wall, done = run_timed(
-            [*xmodal_command(), "index", str(corpus), "--index-dir", fresh, "-q", "--json"]
-            + ["--exclude", "manifest.json"],
+            [
+                *xmodal_command(),
+                "index",
+                str(corpus),
+                "--index-dir",
+                fresh,
+                "-q",
+                "--json",
+                "--exclude",
+                "manifest.json",
+            ],
             env,
         )
     summary = json.loads(done.stdout)

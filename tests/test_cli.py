@@ -258,3 +258,17 @@ def test_mixed_results_put_the_clear_match_first_whatever_its_type(indexed, quer
         (Path(r["path"]).name, r["score"]) for r in rows
     ]
     assert len(rows) == 5
+
+
+def test_table_wraps_long_snippets_without_losing_words(monkeypatch, capsys):
+    from xmodal_cli import render
+    from xmodal_cli.search import Result
+
+    monkeypatch.setenv("COLUMNS", "100")
+    words = [f"w{i:02d}x" for i in range(18)]
+    path = "recordings/memos/" + "long_folder_name/" * 3 + "memo.wav"
+    render.results([Result(1, 0.5, "audio", path, " ".join(words), "text", 0)], "table")
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    shown = " ".join(line.rsplit("│", 1)[-1] for line in lines[2:]).split()
+    assert shown == words  # wrapped, none cut off at the edge

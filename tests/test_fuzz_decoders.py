@@ -123,3 +123,72 @@ def test_every_seed_is_a_valid_image(tmp_path, fmt):
     path = tmp_path / f"seed.{fmt}"
     path.write_bytes(SEEDS[fmt])
     assert decode_image(str(path)).pixels.shape == (224, 224, 3)
+
+
+def _seed_sounds() -> dict[str, bytes]:
+    """Half a second of a chord plus noise in every format the decoders take."""
+    import soundfile
+
+    t = np.arange(8000) / 16_000
+    rng = np.random.default_rng(3)
+    samples = (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(len(t))).astype(
+        np.float32
+    )
+    out = {}
+    for ext, fmt, subtype in (
+        ("wav", "WAV", "PCM_16"),
+        ("flac", "FLAC", "PCM_16"),
+        ("ogg", "OGG", "VORBIS"),
+        ("mp3", "MP3", "MPEG_LAYER_III"),
+    ):
+        buffer = io.BytesIO()
+        soundfile.write(buffer, samples, 16_000, format=fmt, subtype=subtype)
+        out[ext] = buffer.getvalue()
+    return out
+
+
+SOUND_SEEDS = _seed_sounds()
+
+
+def _check_audio(path: Path) -> None:
+    from xmodal_cli.models.acoustic import shared_features
+    from xmodal_cli.recordings import analyse_recording
+
+    try:
+        recording = analyse_recording(str(path), features=shared_features(), transcribe=None)
+    except DecodeError as exc:
+        assert str(exc)
+        return
+    assert recording.windows and recording.passages
+    for window in recording.windows:
+        assert window.vector.dtype == np.float32 and np.isfinite(window.vector).all()
+        assert abs(float(np.linalg.norm(window.vector)) - 1.0) < 1e-3
+
+
+@FUZZ
+@given(
+    ext=st.sampled_from(sorted(SOUND_SEEDS)),
+    cut=st.floats(0.0, 1.0),
+    flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=12),
+    insert=st.binary(max_size=64),
+)
+@example(ext="wav", cut=0.5, flips=[], insert=b"")  # truncated mid-data
+@example(ext="wav", cut=0.02, flips=[], insert=b"")  # header only
+@example(ext="wav", cut=1.0, flips=[(0.02, 255), (0.03, 255)], insert=b"")  # absurd sizes
+def test_mutated_recordings_decode_or_fail_cleanly(tmp_path, ext, cut, flips, insert):
+    seed = SOUND_SEEDS[ext]
+    data = bytearray(seed[: max(1, int(len(seed) * cut))])
+    for where, value in flips:
+        data[int(where * (len(data) - 1))] = value
+    data[len(data) // 2 : len(data) // 2] = insert
+    path = tmp_path / f"fuzz.{ext}"
+    path.write_bytes(bytes(data))
+    _check_audio(path)
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096), ext=st.sampled_from([".wav", ".mp3", ".m4a", ".ogg"]))
+def test_random_bytes_as_recordings(tmp_path, data, ext):
+    path = tmp_path / f"random{ext}"
+    path.write_bytes(data)
+    _check_audio(path)

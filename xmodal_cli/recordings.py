@@ -181,8 +181,10 @@ def labels(
     if speech_seconds >= max(1.0, 0.2 * heard):
         found[_SPEECH] += len(sounding) + 1  # what is said outranks how it sounds
     kinds = [kind for kind, _ in found.most_common(2)]
-    if kinds[0] == _SPEECH:  # a voice is tonal: "tonal sound" beside speech says nothing
-        kinds = [k for k in kinds if k[0] not in ("tonal sound", "sound")]
+    if kinds[0] == _SPEECH:
+        # A voice is tonal, and a voice on a poor recording measures as noisy: beside
+        # speech, only music or hits say something the transcript does not.
+        kinds = [k for k in kinds if k in (_SPEECH, _HIT) or k[0].startswith("music")]
     pitched = any(k[0].startswith("pure tone") for k in kinds)
     rms = float(np.median([t.rms_db for t in sounding]))
     centroid = float(np.median([t.centroid_hz for t in sounding]))

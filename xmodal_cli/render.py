@@ -70,14 +70,19 @@ def _results_table(rows: list[Result]) -> None:
         stderr_console().print("No matches.", style="dim")
         return
     shown = [_display_path(row.path) for row in rows]
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("score", justify="right")
-    table.add_column("type")
-    # Paths are what people act on: give them room first, let snippets take the rest.
-    path_width = min(max(len(p) for p in shown), max(20, console.width - 45))
-    table.add_column("path", overflow="fold", style="cyan", min_width=path_width)
-    table.add_column("snippet", overflow="ellipsis", max_width=80)
+    table = Table(show_edge=False, header_style="bold")
+    rank_width = len(str(rows[-1].rank))
+    table.add_column("#", justify="right", style="dim", width=rank_width)
+    table.add_column("score", justify="right", width=5)
+    table.add_column("type", width=5)
+    # Widths are set here, not left to rich: when a table is tight, rich 15 wraps the last
+    # column wider than it draws it and crops words. Paths are what people act on, so they
+    # get room first; the snippet takes the rest (at least 20 columns).
+    fixed = rank_width + 5 + 5 + 2 * 5 + 4  # three columns, their padding, the separators
+    path_width = min(max(len(p) for p in shown), max(20, console.width - fixed - 30))
+    snippet_width = min(80, max(20, console.width - fixed - path_width))
+    table.add_column("path", overflow="fold", style="cyan", width=path_width)
+    table.add_column("snippet", overflow="ellipsis", width=snippet_width)
     for row, path in zip(rows, shown, strict=True):
         snippet = " ".join(row.snippet.split())
         snippet = snippet if len(snippet) <= 100 else snippet[:99] + "…"

@@ -228,5 +228,8 @@ def read_tags(path: str) -> dict[str, str]:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # FFmpeg errors carry an errno-like code and the path; the reason alone is what helps.
+    reason = getattr(exc, "strerror", None)
+    text = reason or (str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+    text = text or type(exc).__name__
     return text[:120]
