@@ -115,6 +115,15 @@ def main() -> None:
         {
             "sounds": len(paths),
             "same_kind_precision_at_3": round(float(np.mean(hits)), 3),
+            "by_kind": {
+                kind: round(
+                    float(
+                        np.mean([h for h, p in zip(hits, paths, strict=True) if kinds[p] == kind])
+                    ),
+                    2,
+                )
+                for kind in sorted(sizes)
+            },
             "copy_rank1": round(found / (found + misses), 3),
             "copies": found + misses,
             "copy_misses": missed,
