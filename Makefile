@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.peak_rss
 	$(BIN)/python -m bench.audio_throughput
 	$(BIN)/python -m bench.audio_similarity
+	$(BIN)/python -m bench.audio_memory
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -235,6 +235,12 @@ def mixed_index(tmp_path_factory, lite_profile, photo_dir):  # type: ignore[no-u
     sounds.write(audio / "untitled_01.wav", sounds.noise("white", 8.0))
     sounds.write(audio / "untitled_02.wav", sounds.music(20.0, 124))
     sounds.write(audio / "untitled_03.wav", sounds.kick(7))
+    _tag(
+        sounds.write(audio / "track07.flac", sounds.music(15.0, 128, seed=5)),
+        title="Night Drive",
+        artist="Neon Lights",
+        genre="Electronic",
+    )
     notes = write_notes(tmp_path_factory.mktemp("notes"))[0].parent
     index_dir = tmp_path_factory.mktemp("mixed-index")
     with open_collection(index_dir, create=True, write=True, profile=lite_profile) as col:
@@ -246,6 +252,38 @@ def mixed_index(tmp_path_factory, lite_profile, photo_dir):  # type: ignore[no-u
         )
     assert summary.skipped == 0
     return audio, index_dir
+
+
+def _tag(path: Path, **tags: str) -> Path:
+    import mutagen
+
+    tagged = mutagen.File(str(path), easy=True)
+    for key, value in tags.items():
+        tagged[key] = value
+    tagged.save()
+    return path
+
+
+def test_tags_names_and_folder_describe_a_recording(tmp_path: Path) -> None:
+    song = sounds.write(tmp_path / "Road Trip" / "track07.flac", sounds.music(8.0, 128))
+    _tag(song, title="Night Drive", artist="Neon Lights", album="Synth City", genre="Electronic")
+    recording = analyse_recording(str(song), features=shared_features(), transcribe=None)
+    (description,) = [p for p in recording.passages if p.position == DESCRIPTION]
+    assert "Night Drive by Neon Lights from the album Synth City (Electronic)" in description.text
+    assert description.text.startswith("track07.")  # the file name's words come first
+    assert "in Road Trip" in description.text
+    assert recording.info["tags"]["genre"] == "Electronic"
+    assert description.snippet.startswith("music")
+
+
+def test_an_unknown_whisper_model_is_a_clear_error(monkeypatch) -> None:
+    from xmodal_cli.errors import XmodalError
+    from xmodal_cli.models.whisper import Transcriber
+
+    monkeypatch.setenv("XMODAL_WHISPER_MODEL", "/nowhere/whisper-large")
+    transcriber = Transcriber()
+    with pytest.raises(XmodalError, match="cannot load the Whisper model '/nowhere/whisper-large'"):
+        transcriber.transcribe(np.zeros(16_000, dtype=np.float32))
 
 
 def _search(index_dir: Path, profile, query: str, types=(), limit: int = 5):  # type: ignore[no-untyped-def]
@@ -304,6 +342,7 @@ def test_tones_noise_and_music_are_not_transcribed(mixed_index, lite_profile) ->
         ("a beep", "calibration_beep.wav"),
         ("music with a beat", "untitled_02.wav"),
         ("a drum hit", "untitled_03.wav"),
+        ("electronic music", "track07.flac"),  # only its genre tag says so
     ],
 )
 def test_sounds_are_found_by_plain_words(mixed_index, lite_profile, query, expected) -> None:
@@ -321,3 +360,20 @@ def test_a_plain_search_mixes_types_fairly(mixed_index, lite_profile) -> None:
     assert {r.type for r in budget[:3]} >= {"audio", "text"}  # the memo and the notes
     cat = _search(index_dir, lite_profile, "a cat", limit=10)
     assert cat[0].type == "image"
+
+
+@pytest.mark.slow
+def test_cli_json_gives_audio_passages_their_start_time(mixed_index) -> None:
+    from typer.testing import CliRunner
+
+    from xmodal_cli.cli import app
+
+    _, index_dir = mixed_index
+    args = ["search", "cutting travel costs", "--type", "audio", "-n", "1", "--json"]
+    result = CliRunner().invoke(app, [*args, "--index-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    (hit,) = json.loads(result.stdout)
+    assert hit["path"].endswith("memo_budget_meeting.wav")
+    assert hit["start_seconds"] == hit["position"] == 0
+    assert hit["snippet"].startswith("0:00 ")
+    assert hit["info"]["speech_seconds"] > 2 and hit["info"]["duration"] > 3
