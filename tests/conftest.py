@@ -58,6 +58,7 @@ class RecordingProfile:
 
     name = "fake"
     image_size = 224
+    text_space = SPACE_TEXT
 
     def __init__(self, fail_on_call: int | None = None) -> None:
         self.spaces = {SPACE_TEXT: 16, SPACE_VISUAL: 8, SPACE_ACOUSTIC: acoustic.DIM}
@@ -69,6 +70,9 @@ class RecordingProfile:
         self.texts: list[str] = []
         self.images: list[bytes] = []
         self.heard: list[float] = []  # seconds of audio passed to transcribe()
+        self.like_spaces = {"image": SPACE_VISUAL, "audio": SPACE_ACOUSTIC, "text": SPACE_TEXT}
+        self.sound_rate: int | None = None
+        self.sound_window = 10.0
         self.calls = 0
         self.fail_on_call = fail_on_call
 
@@ -81,6 +85,15 @@ class RecordingProfile:
         self._tick()
         self.texts.extend(texts)
         return np.stack([_seeded_unit(t.encode(), self.spaces[SPACE_TEXT]) for t in texts])
+
+    def encode_query(self, text: str) -> dict[str, np.ndarray]:
+        return {SPACE_TEXT: self.encode_texts([text])[0]}
+
+    def query_spaces(self, modality: str) -> tuple[str, ...]:
+        return (SPACE_TEXT,)
+
+    def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        return {}
 
     def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
         self._tick()

@@ -175,6 +175,7 @@ def _check_audio(path: Path) -> None:
 @example(ext="wav", cut=0.5, flips=[], insert=b"")  # truncated mid-data
 @example(ext="wav", cut=0.02, flips=[], insert=b"")  # header only
 @example(ext="wav", cut=1.0, flips=[(0.02, 255), (0.03, 255)], insert=b"")  # absurd sizes
+@example(ext="wav", cut=0.029296875, flips=[(0.046875, 1)], insert=b"")  # a codec without decoder
 def test_mutated_recordings_decode_or_fail_cleanly(tmp_path, ext, cut, flips, insert):
     seed = SOUND_SEEDS[ext]
     data = bytearray(seed[: max(1, int(len(seed) * cut))])

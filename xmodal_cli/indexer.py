@@ -24,9 +24,9 @@ from xmodal_cli.errors import XmodalError
 from xmodal_cli.media import DecodeError, open_regular, read_failure
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text, title_words
-from xmodal_cli.models import SPACE_ACOUSTIC, SPACE_TEXT, Profile
+from xmodal_cli.models import Profile
 from xmodal_cli.models.acoustic import shared_features
-from xmodal_cli.recordings import analyse_recording
+from xmodal_cli.recordings import analyse_recording, sound_encoder
 from xmodal_cli.scan import FileRecord, is_under, scan_tree
 from xmodal_cli.store.catalog import Catalog, FileRow, NewItem
 from xmodal_cli.store.vectors import VectorStore
@@ -293,6 +293,7 @@ def _decode(
             record.path,
             features=shared_features(),
             transcribe=profile.transcribe,
+            sounds=sound_encoder(profile),
             cancelled=cancelled,
         )
         return _Decoded(
@@ -301,9 +302,7 @@ def _decode(
             passages=[p.text for p in recording.passages],
             snippets=[p.snippet for p in recording.passages],
             positions=[p.position for p in recording.passages],
-            encoded=[
-                NewItem(SPACE_ACOUSTIC, w.position, w.snippet, w.vector) for w in recording.windows
-            ],
+            encoded=[NewItem(w.space, w.position, w.snippet, w.vector) for w in recording.windows],
             info=recording.info,
         )
     text = read_text(record.path)
@@ -450,7 +449,8 @@ def _store_batch(
                 image_index += 1
             for position, snippet in zip(decoded.positions, decoded.snippets, strict=True):
                 assert passage_vectors is not None
-                items.append(NewItem(SPACE_TEXT, position, snippet, passage_vectors[passage_index]))
+                vector = passage_vectors[passage_index]
+                items.append(NewItem(profile.text_space, position, snippet, vector))
                 passage_index += 1
             items += [item for item in decoded.encoded if item.space in profile.spaces]
             ids = catalog.add_items(file_id, items)

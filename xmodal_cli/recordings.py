@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli.media import DecodeError
-from xmodal_cli.media.audio import read_blocks, read_tags
+from xmodal_cli.media.audio import SAMPLE_RATE, Block, read_blocks, read_tags
 from xmodal_cli.media.text import title_words
+from xmodal_cli.models import SPACE_ACOUSTIC, Profile
 from xmodal_cli.models.acoustic import SpectralFeatures, WindowTraits
 from xmodal_cli.models.whisper import Segment, Transcript
 
@@ -44,11 +45,21 @@ class Passage:
 
 @dataclass
 class Window:
-    """Acoustic-space item."""
+    """An item in an audio space (the acoustic one, or a learned one such as CLAP)."""
 
+    space: str
     position: int
     snippet: str
     vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class SoundEncoder:
+    """A learned audio space's encoder: `encode` takes windows of `seconds` at `rate`."""
+
+    rate: int
+    seconds: float
+    encode: Callable[[list[np.ndarray]], dict[str, np.ndarray]]
 
 
 @dataclass
@@ -63,21 +74,25 @@ def analyse_recording(
     *,
     features: SpectralFeatures,
     transcribe: Callable[[np.ndarray], Transcript] | None,
+    sounds: SoundEncoder | None = None,
     block_seconds: float = BLOCK_SECONDS,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Recording:
     """Decode `path` block by block into items; DecodeError if it holds no usable audio.
 
-    `cancelled` is asked between blocks, so an interrupted run does not wait for the rest
-    of an hour-long recording."""
-    stream, blocks = read_blocks(path, block_seconds)
+    `sounds` adds a learned audio space, fed fixed windows from the block start (never a
+    random crop, so the same file always gives the same vectors). `cancelled` is asked
+    between blocks, so an interrupted run does not wait for the rest of an hour-long file."""
+    rate = max(SAMPLE_RATE, sounds.rate if sounds else 0)
+    stream, blocks = read_blocks(path, block_seconds, rate)
     out = Recording()
     traits: list[WindowTraits] = []
     segments: list[Segment] = []
     speech = seconds = 0.0
-    for block in blocks:
+    for wide in blocks:
         if cancelled():
             raise DecodeError("cancelled")
+        block = _at_16k(wide, rate)
         first = len(traits)
         step = int(WINDOW_SECONDS * 16_000)
         for offset in range(0, len(block.samples), step):
@@ -87,7 +102,11 @@ def analyse_recording(
             vector, trait = features.analyse(piece)
             start = block.start + offset / 16_000
             traits.append(trait)
-            out.windows.append(Window(int(start), " · ".join(labels([trait])[0]), vector))
+            out.windows.append(
+                Window(SPACE_ACOUSTIC, int(start), " · ".join(labels([trait])[0]), vector)
+            )
+        if sounds is not None:
+            out.windows += _learned_windows(wide, sounds, out.windows[first:])
         seconds = block.start + len(block.samples) / 16_000
         if (
             transcribe is not None
@@ -119,6 +138,39 @@ def analyse_recording(
         **({"tags": tags} if tags else {}),
         **({"truncated": True} if stream.truncated else {}),
     }
+    return out
+
+
+def sound_encoder(profile: Profile) -> SoundEncoder | None:
+    """The profile's learned audio space, if it has one."""
+    if profile.sound_rate is None:
+        return None
+    return SoundEncoder(profile.sound_rate, profile.sound_window, profile.encode_sounds)
+
+
+def _at_16k(block: Block, rate: int) -> Block:
+    if rate == SAMPLE_RATE:
+        return block
+    import soxr
+
+    return Block(block.start, soxr.resample(block.samples, rate, SAMPLE_RATE).astype(np.float32))
+
+
+def _learned_windows(block: Block, sounds: SoundEncoder, acoustic: list[Window]) -> list[Window]:
+    """Fixed windows of `sounds.seconds` from the block start; a short tail is kept only when
+    it is the whole block (a clip shorter than one window), as the encoder pads it."""
+    size = int(sounds.seconds * sounds.rate)
+    pieces = [block.samples[i : i + size] for i in range(0, len(block.samples), size)]
+    if len(pieces) > 1 and len(pieces[-1]) < size // 2:
+        pieces.pop()
+    vectors = sounds.encode(pieces)
+    out = []
+    for index in range(len(pieces)):
+        start = block.start + index * sounds.seconds
+        # The snippet of the acoustic window it falls in: what this stretch sounds like.
+        label = next((w.snippet for w in reversed(acoustic) if w.position <= start), "")
+        for space, matrix in vectors.items():
+            out.append(Window(space, int(start), label, matrix[index]))
     return out
 
 

@@ -21,17 +21,14 @@ from xmodal_cli.errors import UsageError, XmodalError
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text
-from xmodal_cli.models import SPACE_ACOUSTIC, SPACE_TEXT, SPACE_VISUAL, Profile
+from xmodal_cli.models import Profile
 from xmodal_cli.models.acoustic import shared_features
-from xmodal_cli.recordings import DESCRIPTION, analyse_recording
+from xmodal_cli.recordings import DESCRIPTION, analyse_recording, sound_encoder
 from xmodal_cli.scan import is_under, modality_of
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.vectors import VectorStore
 
 MODALITIES = ("audio", "image", "text")
-# For `similar`: the space in which a file of one type is compared with files of the same
-# type. Across types, everything meets in the shared text space.
-_LIKE_SPACE = {"image": SPACE_VISUAL, "audio": SPACE_ACOUSTIC}
 
 
 @dataclass(frozen=True)
@@ -115,10 +112,11 @@ def search_text(
     if not query.strip():
         raise UsageError("the query is empty", 'try: xmodal search "sunset over the sea"')
     filters = filters or Filters()
-    query_vector = profile.encode_texts([query])[0]
+    queries = profile.encode_query(query)
     lists = [
-        _search_space(catalog, vectors, SPACE_TEXT, query_vector, modality, filters, limit)
+        _search_space(catalog, vectors, space, queries[space], modality, filters, limit)
         for modality in sorted(filters.types or MODALITIES)
+        for space in profile.query_spaces(modality)
     ]
     return _fuse(lists, limit)
 
@@ -151,8 +149,10 @@ def search_similar(
     lists = []
     # Without --type, like finds like: `similar photo.jpg --paths | xargs feh` gets photos.
     for target in sorted(filters.types or {modality}):
-        # Image -> image uses appearance, audio -> audio sound; the rest meets in the text space.
-        space = _LIKE_SPACE.get(modality, SPACE_TEXT) if modality == target else SPACE_TEXT
+        # Like with like in the profile's space for that type (appearance, sound); across
+        # types, files meet where documents live.
+        space = profile.like_spaces.get(modality, "") if modality == target else ""
+        space = space if space in query else profile.text_space
         if space in query:
             lists.append(
                 _search_space(catalog, vectors, space, query[space], target, filters, limit)
@@ -182,16 +182,20 @@ def _query_vectors(
             return {space: m[0] for space, m in encoded.vectors.items()}
         if modality == "audio":
             recording = analyse_recording(
-                path, features=shared_features(), transcribe=profile.transcribe
+                path,
+                features=shared_features(),
+                transcribe=profile.transcribe,
+                sounds=sound_encoder(profile),
             )
             texts = profile.encode_texts([p.text for p in recording.passages])
-            sounds = np.stack([w.vector for w in recording.windows])
-            return {
-                SPACE_TEXT: _unit(texts.mean(axis=0)),
-                SPACE_ACOUSTIC: _unit(sounds.mean(axis=0)),
-            }
+            out = {profile.text_space: _unit(texts.mean(axis=0))}
+            for space in {w.space for w in recording.windows}:
+                stacked = np.stack([w.vector for w in recording.windows if w.space == space])
+                out[space] = _unit(stacked.mean(axis=0))
+            return out
         chunks = chunk_text(read_text(path))
-        return {SPACE_TEXT: _unit(profile.encode_texts([c.text for c in chunks]).mean(axis=0))}
+        passages = profile.encode_texts([c.text for c in chunks])
+        return {profile.text_space: _unit(passages.mean(axis=0))}
     except DecodeError as exc:
         raise XmodalError(f"cannot read {path}: {exc}") from None
 
@@ -262,11 +266,19 @@ def clock(seconds: int) -> str:
 
 
 def _fuse(lists: list[list[Result]], limit: int) -> list[Result]:
-    """One list: as is. Several: merged by calibrated score (comparable across lists)."""
+    """One list: as is. Several: merged by calibrated score (comparable across lists), each
+    file once (a recording can be found both by its sound and by its words)."""
     if len(lists) == 1:
         merged = lists[0]
     else:
         merged = sorted((hit for hits in lists for hit in hits), key=lambda h: -h.calibrated)
+        seen: set[str] = set()
+        unique = []
+        for hit in merged:
+            if hit.path not in seen:
+                seen.add(hit.path)
+                unique.append(hit)
+        merged = unique
     out = merged[:limit]
     for rank, hit in enumerate(out, start=1):
         hit.rank = rank

@@ -33,7 +33,7 @@ class Block:
     """A run of samples and where it starts in the recording."""
 
     start: float  # seconds from the beginning
-    samples: np.ndarray  # mono float32 at SAMPLE_RATE
+    samples: np.ndarray  # mono float32 at the rate asked for (SAMPLE_RATE by default)
 
 
 @dataclass
@@ -47,23 +47,28 @@ class AudioStream:
     truncated: bool = False  # decoding stopped early on damaged data (what came before is kept)
 
 
-def read_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator[Block]]:
-    """Open `path` and return its description and an iterator of blocks; DecodeError if unusable.
+def read_blocks(
+    path: str, block_seconds: float, rate: int = SAMPLE_RATE
+) -> tuple[AudioStream, Iterator[Block]]:
+    """Open `path` and return its description and an iterator of mono blocks at `rate`;
+    DecodeError if unusable.
 
     The iterator raises DecodeError only if the very first block cannot be read; damage later
     on ends the stream and sets `truncated`, so a cut-off download still gets indexed.
     """
     if os.path.splitext(path)[1].lower() in _LIBSNDFILE_FIRST:
         try:
-            return _soundfile_blocks(path, block_seconds)
+            return _soundfile_blocks(path, block_seconds, rate)
         except DecodeError:
             raise
         except Exception:  # libsndfile refuses the content: let FFmpeg try
             pass
-    return _pyav_blocks(path, block_seconds)
+    return _pyav_blocks(path, block_seconds, rate)
 
 
-def _soundfile_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator[Block]]:
+def _soundfile_blocks(
+    path: str, block_seconds: float, rate: int
+) -> tuple[AudioStream, Iterator[Block]]:
     import soundfile
 
     try:
@@ -99,10 +104,10 @@ def _soundfile_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Ite
             sound.close()
             handle.close()
 
-    return stream, _resampled(chunks(), stream, block_seconds)
+    return stream, _rechunked(chunks(), stream, block_seconds, rate, resample=True)
 
 
-def _pyav_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator[Block]]:
+def _pyav_blocks(path: str, block_seconds: float, rate: int) -> tuple[AudioStream, Iterator[Block]]:
     import av
 
     try:
@@ -120,6 +125,9 @@ def _pyav_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator
         container.close()
         raise DecodeError("no audio stream in the file")
     audio = container.streams.audio[0]
+    if audio.codec_context is None:  # FFmpeg found a stream but has no decoder for it
+        container.close()
+        raise DecodeError("not a readable audio file (no decoder for its codec)")
     duration = None
     if audio.duration is not None and audio.time_base is not None:
         duration = float(audio.duration * audio.time_base)
@@ -133,8 +141,8 @@ def _pyav_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator
     )
 
     def chunks() -> Iterator[np.ndarray]:
-        # FFmpeg resamples and downmixes here; the float32 output is already at 16 kHz.
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        # FFmpeg resamples and downmixes here; the float32 output is already at `rate`.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         try:
             for frame in container.decode(audio):
                 for out in resampler.resample(frame):
@@ -144,26 +152,25 @@ def _pyav_blocks(path: str, block_seconds: float) -> tuple[AudioStream, Iterator
         finally:
             container.close()
 
-    return stream, _rechunked(chunks(), stream, block_seconds, resample=False)
-
-
-def _resampled(
-    chunks: Iterator[np.ndarray], stream: AudioStream, block_seconds: float
-) -> Iterator[Block]:
-    return _rechunked(chunks, stream, block_seconds, resample=stream.native_rate != SAMPLE_RATE)
+    return stream, _rechunked(chunks(), stream, block_seconds, rate, resample=False)
 
 
 def _rechunked(
-    chunks: Iterator[np.ndarray], stream: AudioStream, block_seconds: float, *, resample: bool
+    chunks: Iterator[np.ndarray],
+    stream: AudioStream,
+    block_seconds: float,
+    rate: int,
+    *,
+    resample: bool,
 ) -> Iterator[Block]:
-    """Blocks of exactly `block_seconds` (the last may be shorter), resampled if asked."""
+    """Blocks of exactly `block_seconds` at `rate` (the last may be shorter)."""
     converter = None
-    if resample:
+    if resample and stream.native_rate != rate:
         import soxr
 
-        converter = soxr.ResampleStream(stream.native_rate, SAMPLE_RATE, 1, dtype="float32")
-    size = int(block_seconds * SAMPLE_RATE)
-    limit = int(MAX_SECONDS * SAMPLE_RATE)
+        converter = soxr.ResampleStream(stream.native_rate, rate, 1, dtype="float32")
+    size = int(block_seconds * rate)
+    limit = int(MAX_SECONDS * rate)
     pending: list[np.ndarray] = []
     held = emitted = 0
     started = False
@@ -196,7 +203,7 @@ def _rechunked(
                 pending, held = [], 0
             if len(block):
                 started = True
-                yield Block(emitted / SAMPLE_RATE, np.clip(block, -1.0, 1.0))
+                yield Block(emitted / rate, np.clip(block, -1.0, 1.0))
                 emitted += len(block)
         if last:
             if not started:

@@ -34,9 +34,25 @@ class Profile(Protocol):
     spaces: dict[str, int]  # space name -> vector dimension
     model_ids: dict[str, str]  # recorded in the index; a mismatch refuses to open it
     image_size: int
+    text_space: str  # where passages, transcripts and descriptions are stored
+    like_spaces: dict[str, str]  # type -> the space `similar` compares two files of that type in
+    sound_rate: int | None  # sample rate encode_sounds() wants; None: no learned audio space
+    sound_window: float  # seconds of audio per encode_sounds() window
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors in SPACE_TEXT for passages or queries."""
+        """Unit vectors in `text_space` for passages (and, in text-only profiles, queries)."""
+        ...
+
+    def encode_query(self, text: str) -> dict[str, np.ndarray]:
+        """A text query as one unit vector per space it searches."""
+        ...
+
+    def query_spaces(self, modality: str) -> tuple[str, ...]:
+        """The spaces in which a text query meets files of `modality`."""
+        ...
+
+    def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Unit vectors per learned audio space for windows at `sound_rate` ({} if none)."""
         ...
 
     def encode_images(self, pixels: np.ndarray) -> ImageEncoding:

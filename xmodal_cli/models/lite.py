@@ -32,10 +32,15 @@ class LiteProfile:
 
     name = "lite"
     image_size = efficientnet.IMAGE_SIZE
+    text_space = SPACE_TEXT
 
     def __init__(self, device: str = "auto", cache: Path | None = None) -> None:
         self.device = device
         self.cache = cache or config.cache_dir()
+        self.like_spaces = {"image": SPACE_VISUAL, "audio": SPACE_ACOUSTIC, "text": SPACE_TEXT}
+        # No learned audio space: the acoustic one comes from the 16 kHz analysis itself.
+        self.sound_rate: int | None = None
+        self.sound_window = 30.0
         self.spaces = {
             SPACE_TEXT: minilm.DIM,
             SPACE_VISUAL: efficientnet.FEATURE_DIM,
@@ -59,6 +64,15 @@ class LiteProfile:
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         return self.text_encoder().encode(texts)
+
+    def encode_query(self, text: str) -> dict[str, np.ndarray]:
+        return {SPACE_TEXT: self.encode_texts([text])[0]}
+
+    def query_spaces(self, modality: str) -> tuple[str, ...]:
+        return (SPACE_TEXT,)  # images and recordings are mapped into words
+
+    def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        return {}
 
     def _vision_parts(self) -> tuple[Any, list[str], np.ndarray]:
         if self._vision is None:
