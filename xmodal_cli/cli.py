@@ -52,6 +52,15 @@ Under = Annotated[
     list[Path] | None,
     typer.Option("--under", help="Only files inside this folder (repeatable).", show_default=False),
 ]
+ModelPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--model-path",
+        help="Folder of hub models made by `xmodal models pull --to` "
+        "(default: $XMODAL_MODEL_PATH, else the Hugging Face cache).",
+        show_default=False,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
 JsonReport = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 Jsonl = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
@@ -79,6 +88,15 @@ def _run(action: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
+def _default_model_note(name: str) -> str:
+    if name == "lite":
+        return (
+            "model: lite (offline); for CLIP-class quality run `xmodal models pull clip` "
+            "once while online, then index into a new --index-dir with --model clip"
+        )
+    return f"model: {name} (its files are on this machine; --model lite for the offline one)"
+
+
 def _output_mode(as_json: bool, jsonl: bool, paths: bool) -> str:
     chosen = [name for name, on in (("json", as_json), ("jsonl", jsonl), ("paths", paths)) if on]
     if len(chosen) > 1:
@@ -97,6 +115,7 @@ def _run_query(
     modes: tuple[bool, bool, bool],
     null: bool,
     index_dir: Path | None,
+    model_path: Path | None = None,
 ) -> None:
     """Shared body of `search` and `similar`: filters, the index, one service, render."""
 
@@ -106,7 +125,8 @@ def _run_query(
 
         mode = _output_mode(*modes)
         filters = searching.make_filters(types or (), under or (), min_score)
-        with open_collection(config.index_dir(index_dir)) as collection:
+        directory = config.index_dir(index_dir)
+        with open_collection(directory, model_path=config.model_path(model_path)) as collection:
             rows = getattr(searching, service)(
                 query,
                 catalog=collection.catalog,
@@ -150,7 +170,18 @@ def index(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Decoding threads.")] = max(
         1, os.cpu_count() or 1
     ),
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model profile for a new index (see `xmodal models`); an existing index "
+            "keeps the one that built it.",
+            show_default=False,
+        ),
+    ] = None,
+    model_path: ModelPath = None,
     as_json: JsonReport = False,
     quiet: Quiet = False,
     index_dir: IndexDir = None,
@@ -168,18 +199,26 @@ def index(
 
       xmodal index ~/Pictures --exclude '*.tmp' --exclude 'cache'
 
+      xmodal index ~/Pictures --model clip
+
       xmodal index --rebuild
     """
 
     def action() -> None:
-        from xmodal_cli.collection import open_collection
+        from xmodal_cli.collection import open_collection, recorded_profile
         from xmodal_cli.indexer import IndexOptions, index_paths, rebuild_vectors
-        from xmodal_cli.models import load_profile
+        from xmodal_cli.models import load_profile, registry
 
         if not paths and not rebuild:
             raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
         directory = config.index_dir(index_dir)
-        profile = load_profile("lite", device=config.check_device(device))
+        models = config.model_path(model_path)
+        name = model or recorded_profile(directory)
+        if name is None:  # a new index, no --model: the best profile this machine has
+            name = registry.default_profile(models)
+            if not quiet:
+                render.stderr_console().print(_default_model_note(name), style="dim")
+        profile = load_profile(name, device=config.check_device(device), model_path=models)
         with open_collection(directory, create=True, write=True, profile=profile) as collection:
             if rebuild:
                 counts = rebuild_vectors(collection.catalog, collection.vectors)
@@ -222,6 +261,7 @@ def search(
     jsonl: Jsonl = False,
     paths: Paths = False,
     null: Null = False,
+    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Find files by meaning: photos, recordings and passages that match a text query.
@@ -249,6 +289,7 @@ def search(
         modes=(as_json, jsonl, paths),
         null=null,
         index_dir=index_dir,
+        model_path=model_path,
     )
 
 
@@ -266,6 +307,7 @@ def similar(
     jsonl: Jsonl = False,
     paths: Paths = False,
     null: Null = False,
+    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Find files like FILE: look-alike photos, sound-alike clips, related notes.
@@ -296,6 +338,7 @@ def similar(
         modes=(as_json, jsonl, paths),
         null=null,
         index_dir=index_dir,
+        model_path=model_path,
     )
 
 
@@ -303,6 +346,7 @@ def similar(
 def status(
     *,
     as_json: JsonReport = False,
+    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Show where the index lives, which models built it, and what it holds.
@@ -317,7 +361,8 @@ def status(
     def action() -> None:
         from xmodal_cli.collection import describe, open_collection
 
-        with open_collection(config.index_dir(index_dir)) as collection:
+        directory = config.index_dir(index_dir)
+        with open_collection(directory, model_path=config.model_path(model_path)) as collection:
             info = describe(collection)
         render.status(info, as_json=as_json)
 
@@ -331,6 +376,7 @@ def check(
         bool, typer.Option("--repair", help="Rebuild derived files and drop unusable rows.")
     ] = False,
     as_json: JsonReport = False,
+    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Verify the index: schema, vectors, FAISS files against SQLite, files on disk.
@@ -349,7 +395,9 @@ def check(
         from xmodal_cli.audit import check_index, repair_index
         from xmodal_cli.collection import open_collection
 
-        with open_collection(config.index_dir(index_dir), write=repair) as collection:
+        with open_collection(
+            config.index_dir(index_dir), write=repair, model_path=config.model_path(model_path)
+        ) as collection:
             report = repair_index(collection) if repair else check_index(collection)
         render.check_report(report.as_dict(), as_json=as_json)
         if not report.ok:
@@ -365,6 +413,7 @@ def remove(
     ],
     *,
     quiet: Quiet = False,
+    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Forget indexed files under PATHS (the files themselves are not touched).
@@ -383,10 +432,101 @@ def remove(
         from xmodal_cli.collection import open_collection
         from xmodal_cli.indexer import remove_paths
 
-        with open_collection(config.index_dir(index_dir), write=True) as collection:
+        with open_collection(
+            config.index_dir(index_dir), write=True, model_path=config.model_path(model_path)
+        ) as collection:
             count = remove_paths(paths, catalog=collection.catalog, vectors=collection.vectors)
         if not quiet:
             render.stderr_console().print(f"removed {count} files from the index")
+
+    _run(action)
+
+
+models_app = typer.Typer(
+    help="List the model profiles, and fetch the files of the hub ones.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models(
+    ctx: typer.Context,
+    *,
+    as_json: Json = False,
+    model_path: ModelPath = None,
+) -> None:
+    """List model profiles: spaces, size, licence, whether they are here, offline or not.
+
+    Examples:
+
+      xmodal models
+
+      xmodal models pull clip
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def action() -> None:
+        from xmodal_cli.models import registry
+
+        where = config.model_path(model_path)
+        rows = [
+            {
+                "name": spec.name,
+                "summary": spec.summary,
+                "spaces": spec.spaces,
+                "size_mb": spec.size_mb,
+                "licence": spec.licence,
+                "installed": registry.installed(spec, where),
+                "offline": not spec.models,
+                "repos": [m.repo for m in spec.models],
+            }
+            for spec in registry.PROFILES.values()
+        ]
+        render.model_table(rows, as_json=as_json)
+
+    _run(action)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="Profile to fetch (see `xmodal models`).")],
+    *,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to",
+            help="Download into this folder (to copy to an offline machine and use with "
+            "--model-path) instead of the Hugging Face cache.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Download a hub profile's model files (the only command that goes online).
+
+    Examples:
+
+      xmodal models pull clip
+
+      xmodal models pull siglip --to /media/usb/xmodal-models
+    """
+
+    def action() -> None:
+        from xmodal_cli.models import registry
+
+        spec = registry.spec(name)
+        if not spec.models:
+            render.stderr_console().print(f"{name}: nothing to download (it ships in wheels)")
+            return
+        render.stderr_console().print(
+            f"downloading {name}: {', '.join(m.repo for m in spec.models)} "
+            f"(about {spec.size_mb / 1000:.1f} GB)"
+        )
+        folders = registry.pull(spec, to.expanduser().absolute() if to else None)
+        for folder in folders:
+            sys.stdout.write(f"{folder}\n")
 
     _run(action)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from xmodal_cli.models import Profile, load_profile
-from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.catalog import DB_NAME, Catalog
 from xmodal_cli.store.lock import IndexLock
 from xmodal_cli.store.vectors import VectorStore
 
@@ -42,6 +42,7 @@ def open_collection(
     write: bool = False,
     profile: Profile | None = None,
     device: str = "cpu",
+    model_path: Path | None = None,
 ) -> Collection:
     """Open the index in `directory`, checking it was built by the same models.
 
@@ -65,7 +66,8 @@ def open_collection(
     try:
         if profile is None:
             recorded = catalog.profile_info()
-            profile = load_profile(recorded["name"] if recorded else "lite", device=device)
+            name = recorded["name"] if recorded else "lite"
+            profile = load_profile(name, device=device, model_path=model_path)
         catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
     except BaseException:
         catalog.close()
@@ -74,6 +76,18 @@ def open_collection(
         raise
     vectors = VectorStore(directory, catalog, profile.spaces, writable=write)
     return Collection(directory, catalog, vectors, profile, lock)
+
+
+def recorded_profile(directory: Path) -> str | None:
+    """The profile an existing index was built with; None for a new index."""
+    if not (directory / DB_NAME).exists():
+        return None
+    catalog = Catalog.open(directory, create=False)
+    try:
+        info = catalog.profile_info()
+    finally:
+        catalog.close()
+    return str(info["name"]) if info else None
 
 
 def leftovers(directory: Path) -> list[Path]:

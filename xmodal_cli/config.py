@@ -30,7 +30,15 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
-DEVICES = ("auto", "cpu", "cuda")
+def model_path(override: Path | None = None) -> Path | None:
+    """A folder holding hub models copied by hand: --model-path, else $XMODAL_MODEL_PATH."""
+    if override is not None:
+        return override.expanduser().absolute()
+    env = os.environ.get("XMODAL_MODEL_PATH")
+    return Path(env).expanduser().absolute() if env else None
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def check_device(requested: str) -> str:
@@ -43,9 +51,10 @@ def check_device(requested: str) -> str:
 
 
 def resolve_device(requested: str) -> str:
-    """Map auto|cpu|cuda to a torch device string, failing clearly if CUDA is absent.
+    """Map auto|cpu|cuda|mps to a torch device string, failing clearly if it is absent.
 
     Called only when a model is about to load, so runs with nothing to encode skip torch.
+    auto picks CUDA, then Apple's MPS, then the CPU.
     """
     from xmodal_cli.errors import UsageError
 
@@ -54,8 +63,12 @@ def resolve_device(requested: str) -> str:
         return "cpu"
     import torch
 
-    if torch.cuda.is_available():
-        return "cuda"
-    if requested == "cuda":
+    cuda = torch.cuda.is_available()
+    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    if requested == "cuda" and not cuda:
         raise UsageError("CUDA was requested but no CUDA device is available", "use --device cpu")
-    return "cpu"
+    if requested == "mps" and not mps:
+        raise UsageError("MPS was requested but this machine has no Apple GPU", "use --device cpu")
+    if requested == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    return requested

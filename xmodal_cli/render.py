@@ -150,6 +150,28 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
         console.print(f"[bold]Updated[/bold]  {info['last_indexed']}")
 
 
+def model_table(rows: list[dict[str, Any]], *, as_json: bool) -> None:
+    """`xmodal models`: one row per profile."""
+    if as_json:
+        stdout_console().print_json(json.dumps(rows))
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("name", "spaces", "size", "licence", "here", "offline", "what"):
+        table.add_column(column)
+    for row in rows:
+        spaces = ", ".join(f"{space} {dim}" for space, dim in row["spaces"].items())
+        table.add_row(
+            row["name"],
+            spaces,
+            f"{row['size_mb'] / 1000:.1f} GB",
+            row["licence"],
+            "yes" if row["installed"] else "no",
+            "yes" if row["offline"] else "after pull",
+            row["summary"],
+        )
+    stdout_console().print(table)
+
+
 def check_report(report: dict[str, Any], *, as_json: bool) -> None:
     """`xmodal check`: problems and notes, one line each, then a verdict."""
     if as_json:

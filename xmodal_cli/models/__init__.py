@@ -7,6 +7,7 @@ that `xmodal --help` and `xmodal status` stay fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -64,12 +65,21 @@ class Profile(Protocol):
         ...
 
 
-def load_profile(name: str = "lite", *, device: str = "cpu") -> Profile:
-    """Build the named profile (weights load lazily on first use)."""
-    from xmodal_cli.errors import UsageError
+def load_profile(
+    name: str = "lite", *, device: str = "cpu", model_path: Path | None = None
+) -> Profile:
+    """Build the named profile (weights load lazily on first use).
 
-    if name != "lite":
-        raise UsageError(f"unknown model profile {name!r}", "available profiles: lite")
-    from xmodal_cli.models.lite import LiteProfile
+    Hub profiles need their files on this machine (the Hugging Face cache, or
+    `model_path`); without them this fails with the command that fetches them."""
+    from xmodal_cli.models import registry
 
-    return LiteProfile(device=device)
+    spec = registry.spec(name)
+    if not spec.models:
+        from xmodal_cli.models.lite import LiteProfile
+
+        return LiteProfile(device=device)
+    folders = registry.require(spec, model_path)
+    from xmodal_cli.models.hub import HubProfile
+
+    return HubProfile(spec, folders, device=device)

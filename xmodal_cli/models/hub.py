@@ -1,0 +1,295 @@
+"""Hub profiles: CLIP or SigLIP for images and text, CLAP for sound, Whisper for speech.
+
+Each is loaded from a local folder (the Hugging Face cache or --model-path), never fetched
+here. Images arrive as the same 224×224 centre crops the offline profile uses; the
+normalisation below is the model's own (tests compare it with the library's processor).
+Audio arrives in fixed 10-second windows at 48 kHz, so CLAP's processor never takes its
+random crop. Inference runs under torch.inference_mode, in float16 on CUDA.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli import config
+from xmodal_cli.models import SPACE_ACOUSTIC, ImageEncoding, acoustic
+from xmodal_cli.models.registry import CLAP, CLIP_IMAGE, CLIP_TEXT, SIGLIP, ProfileSpec
+from xmodal_cli.models.whisper import Transcriber, Transcript
+
+SPACE_CLAP = "clap"
+CLAP_RATE = 48_000
+CLAP_SECONDS = 10.0
+# Normalisation constants of the image processors (preprocessor_config.json of the models).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)
+
+
+def _unit(matrix: Any) -> np.ndarray:
+    array = matrix.float().cpu().numpy() if hasattr(matrix, "cpu") else np.asarray(matrix)
+    array = array.astype(np.float32)
+    return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+
+
+def _embedding(output: Any) -> Any:
+    """get_*_features returns the tensor in older transformers, an output object in newer."""
+    return getattr(output, "pooler_output", output)
+
+
+def _projection_dim(folder: Path, default: int) -> int:
+    """The embedding size, from config.json alone (no weights are loaded to learn it)."""
+    for name in ("config.json", "0_CLIPModel/config.json"):
+        path = folder / name
+        if path.is_file():
+            settings = json.loads(path.read_text())
+            # SigLIP has no projection: its embedding is the vision tower's width.
+            vision = settings.get("vision_config") or {}
+            return int(settings.get("projection_dim") or vision.get("hidden_size") or default)
+    return default
+
+
+def normalise_pixels(pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> Any:
+    """uint8 (n, h, w, 3) → float32 (n, 3, h, w), scaled to [0, 1] and standardised."""
+    import torch
+
+    scaled = pixels.astype(np.float32) / np.float32(255.0)
+    standard = (scaled - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(standard.transpose(0, 3, 1, 2)))
+
+
+class _Torch:
+    """Device placement shared by the towers."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.half = device == "cuda"
+        self.lock = threading.Lock()  # one forward pass at a time per model
+
+    def place(self, model: Any) -> Any:
+        model = model.to(self.device).eval()
+        return model.half() if self.half else model
+
+    def tensor(self, value: Any) -> Any:
+        value = value.to(self.device)
+        return value.half() if self.half and value.is_floating_point() else value
+
+
+class ClipTowers:
+    """CLIP ViT-B/32 for images, its multilingual distilled text encoder for all text."""
+
+    mean, std = CLIP_MEAN, CLIP_STD
+
+    def __init__(self, image_dir: Path, text_dir: Path, device: str) -> None:
+        self.image_dir, self.text_dir = image_dir, text_dir
+        self.torch = _Torch(device)
+        self.dim = _projection_dim(image_dir, 512)
+        self._image: Any = None
+        self._text: Any = None
+
+    def _image_model(self) -> Any:
+        if self._image is None:
+            from sentence_transformers import SentenceTransformer
+
+            wrapper = SentenceTransformer(str(self.image_dir), device="cpu")
+            self._image = self.torch.place(_clip_module(wrapper))
+        return self._image
+
+    def _text_model(self) -> Any:
+        if self._text is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._text = SentenceTransformer(str(self.text_dir), device=self.torch.device)
+        return self._text
+
+    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        model = self._image_model()
+        with self.torch.lock, torch.inference_mode():
+            values = self.torch.tensor(normalise_pixels(pixels, self.mean, self.std))
+            return _unit(_embedding(model.get_image_features(pixel_values=values)))
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        model = self._text_model()
+        with self.torch.lock:
+            vectors = model.encode(texts, batch_size=32, convert_to_numpy=True)
+        return _unit(vectors)
+
+
+def _clip_module(wrapper: Any) -> Any:
+    """The transformers CLIPModel inside a sentence-transformers CLIP folder."""
+    for module in wrapper:
+        inner = getattr(module, "model", None)
+        if inner is not None and hasattr(inner, "get_image_features"):
+            return inner
+    raise TypeError("not a sentence-transformers CLIP model")
+
+
+class SiglipTowers:
+    """SigLIP for images and (English) text; texts are padded to the model's fixed length."""
+
+    mean, std = SIGLIP_MEAN, SIGLIP_STD
+
+    def __init__(self, folder: Path, device: str) -> None:
+        self.folder = folder
+        self.torch = _Torch(device)
+        self.dim = _projection_dim(folder, 768)
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._model is None:
+            from transformers import AutoModel, AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+            self._model = self.torch.place(AutoModel.from_pretrained(str(self.folder)))
+        return self._model, self._tokenizer
+
+    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        model, _ = self._load()
+        with self.torch.lock, torch.inference_mode():
+            values = self.torch.tensor(normalise_pixels(pixels, self.mean, self.std))
+            return _unit(_embedding(model.get_image_features(pixel_values=values)))
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        model, tokenizer = self._load()
+        out = []
+        with self.torch.lock, torch.inference_mode():
+            for start in range(0, len(texts), 32):
+                # SigLIP was trained on max_length padding; shorter padding changes vectors.
+                tokens = tokenizer(
+                    texts[start : start + 32],
+                    padding="max_length",
+                    truncation=True,
+                    max_length=model.config.text_config.max_position_embeddings,
+                    return_tensors="pt",
+                )
+                ids = self.torch.tensor(tokens["input_ids"])
+                out.append(_unit(_embedding(model.get_text_features(input_ids=ids))))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+
+class ClapTowers:
+    """CLAP (HTS-AT audio, RoBERTa text) for sounds and for text queries about sounds."""
+
+    def __init__(self, folder: Path, device: str) -> None:
+        self.folder = folder
+        self.torch = _Torch(device)
+        self.dim = _projection_dim(folder, 512)
+        self._model: Any = None
+        self._processor: Any = None
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._model is None:
+            from transformers import ClapModel, ClapProcessor
+
+            self._processor = ClapProcessor.from_pretrained(str(self.folder))
+            self._model = self.torch.place(ClapModel.from_pretrained(str(self.folder)))
+        return self._model, self._processor
+
+    def features(self, windows: list[np.ndarray]) -> Any:
+        """Log-mel input for windows of at most CLAP_SECONDS; shorter ones are repeat-padded.
+
+        A window never exceeds the model's 10 s, so the extractor's random crop (taken only
+        from longer input) cannot happen: the same file always gives the same vectors."""
+        _, processor = self._load()
+        size = int(CLAP_SECONDS * CLAP_RATE)
+        clipped = [np.asarray(w[:size], dtype=np.float32) for w in windows]
+        return processor.feature_extractor(
+            clipped,
+            sampling_rate=CLAP_RATE,
+            truncation="rand_trunc",  # the unfused model's mode; no window is long enough to crop
+            padding="repeatpad",
+            return_tensors="pt",
+        )
+
+    def encode_sounds(self, windows: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        model, _ = self._load()
+        out = []
+        for start in range(0, len(windows), 8):
+            inputs = self.features(windows[start : start + 8])
+            with self.torch.lock, torch.inference_mode():
+                values = self.torch.tensor(inputs["input_features"])
+                output = model.get_audio_features(input_features=values)
+            out.append(_unit(_embedding(output)))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        model, processor = self._load()
+        tokens = processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        with self.torch.lock, torch.inference_mode():
+            output = model.get_text_features(
+                input_ids=self.torch.tensor(tokens["input_ids"]),
+                attention_mask=self.torch.tensor(tokens["attention_mask"]),
+            )
+        return _unit(_embedding(output))
+
+
+class HubProfile:
+    """Images and documents in one vision-language space, sounds in CLAP's, speech via Whisper."""
+
+    image_size = 224
+    sound_rate: int | None = CLAP_RATE
+    sound_window = CLAP_SECONDS
+
+    def __init__(self, spec: ProfileSpec, folders: dict[str, Path], device: str = "auto") -> None:
+        self.name = spec.name
+        resolved = config.resolve_device(device)
+        if spec.name == "clip":
+            self.towers: ClipTowers | SiglipTowers = ClipTowers(
+                folders[CLIP_IMAGE.repo], folders[CLIP_TEXT.repo], resolved
+            )
+            vision_id = f"{CLIP_IMAGE.repo}+{CLIP_TEXT.repo}"
+        else:
+            self.towers = SiglipTowers(folders[SIGLIP.repo], resolved)
+            vision_id = SIGLIP.repo
+        self.clap = ClapTowers(folders[CLAP.repo], resolved)
+        self.text_space = spec.name
+        self.spaces = {
+            spec.name: self.towers.dim,
+            SPACE_CLAP: self.clap.dim,
+            SPACE_ACOUSTIC: acoustic.DIM,
+        }
+        self.model_ids = {
+            spec.name: vision_id,
+            SPACE_CLAP: CLAP.repo,
+            SPACE_ACOUSTIC: acoustic.MODEL_ID,
+        }
+        self.like_spaces = {"image": spec.name, "text": spec.name, "audio": SPACE_CLAP}
+        self._transcriber = Transcriber(resolved)
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        return self.towers.encode_texts(texts)
+
+    def encode_query(self, text: str) -> dict[str, np.ndarray]:
+        return {
+            self.text_space: self.towers.encode_texts([text])[0],
+            SPACE_CLAP: self.clap.encode_texts([text])[0],
+        }
+
+    def query_spaces(self, modality: str) -> tuple[str, ...]:
+        # A recording is found by what it sounds like (CLAP) and by what is said in it.
+        return (self.text_space, SPACE_CLAP) if modality == "audio" else (self.text_space,)
+
+    def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
+        vectors = self.towers.encode_images(pixels)
+        return ImageEncoding(vectors={self.text_space: vectors}, captions=[""] * len(pixels))
+
+    def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        return {SPACE_CLAP: self.clap.encode_sounds(windows)}
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        return self._transcriber.transcribe(samples)
