@@ -222,3 +222,33 @@ def test_a_whole_run_with_the_siglip_profile_and_default_choice(model_dir, tmp_p
     assert "model: siglip" in result.output  # said once, on stderr
     hits = json.loads(runner.invoke(app, ["search", "a red flower", "--json", *common]).stdout)
     assert len(hits) == 10 and {h["space"] for h in hits} == {"siglip"}
+
+
+def test_a_batch_too_big_for_the_gpu_is_split_not_fatal(clip) -> None:
+    """Simulated: the first forward pass of more than 4 images runs out of memory."""
+    towers = clip.towers
+    real = towers._encode_images
+    seen: list[int] = []
+
+    def pretend_small_gpu(pixels: np.ndarray) -> np.ndarray:
+        seen.append(len(pixels))
+        if len(pixels) > 4:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(pixels)
+
+    towers._encode_images = pretend_small_gpu
+    try:
+        pixels = _pixels(10, seed=9)
+        vectors = towers.encode_images(pixels)
+    finally:
+        del towers._encode_images
+    assert seen == [10, 5, 2, 3, 5, 2, 3]
+    assert np.allclose(vectors, real(pixels), atol=1e-5)
+
+
+def test_batch_size_defaults_without_a_gpu() -> None:
+    from xmodal_cli import config
+
+    assert config.batch_size(None, "auto") == 32
+    assert config.batch_size(7, "cuda") == 7
+    assert config.batch_size(None, "cuda") >= 32  # 32 here (no GPU); sized to memory on one

@@ -165,8 +165,14 @@ def index(
         bool, typer.Option("--rebuild", help="Rebuild the FAISS files from the SQLite catalog.")
     ] = False,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Images per model batch.")
-    ] = 32,
+        int | None,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            help="Images per model batch (default 32; with --device cuda, sized to free memory).",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Decoding threads.")] = max(
         1, os.cpu_count() or 1
     ),
@@ -237,7 +243,7 @@ def index(
                         exclude=tuple(exclude or ()),
                         include_hidden=hidden,
                         follow_links=follow_links,
-                        batch_size=batch_size,
+                        batch_size=config.batch_size(batch_size, device),
                         workers=workers,
                     ),
                     reporter=reporter,

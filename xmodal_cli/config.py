@@ -72,3 +72,17 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if cuda else "mps" if mps else "cpu"
     return requested
+
+
+def batch_size(requested: int | None, device: str) -> int:
+    """--batch-size, else 32; with --device cuda, about 32 images per free GiB (max 256)."""
+    if requested is not None:
+        return requested
+    if device != "cuda":
+        return 32  # without importing torch: an unchanged re-run must stay instant
+    import torch
+
+    if not torch.cuda.is_available():
+        return 32
+    free, _ = torch.cuda.mem_get_info()
+    return int(min(256, max(32, 32 * free // 2**30)))

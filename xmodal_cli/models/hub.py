@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,22 @@ class _Torch:
         value = value.to(self.device)
         return value.half() if self.half and value.is_floating_point() else value
 
+    def split_on_oom(self, encode: Callable[[Any], np.ndarray], batch: Any) -> np.ndarray:
+        """Run `encode`; if the GPU runs out of memory, run each half instead (recursively),
+        so a batch size picked too large slows a run down instead of ending it."""
+        try:
+            return encode(batch)
+        except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if "out of memory" not in str(exc) or len(batch) < 2:
+                raise
+        import torch
+
+        torch.cuda.empty_cache()
+        half = len(batch) // 2
+        return np.concatenate(
+            [self.split_on_oom(encode, batch[:half]), self.split_on_oom(encode, batch[half:])]
+        )
+
 
 class ClipTowers:
     """CLIP ViT-B/32 for images, its multilingual distilled text encoder for all text."""
@@ -107,6 +124,9 @@ class ClipTowers:
         return self._text
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        return self.torch.split_on_oom(self._encode_images, pixels)
+
+    def _encode_images(self, pixels: np.ndarray) -> np.ndarray:
         import torch
 
         model = self._image_model()
@@ -151,6 +171,9 @@ class SiglipTowers:
         return self._model, self._tokenizer
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        return self.torch.split_on_oom(self._encode_images, pixels)
+
+    def _encode_images(self, pixels: np.ndarray) -> np.ndarray:
         import torch
 
         model, _ = self._load()
