@@ -89,10 +89,8 @@ def spec(name: str) -> ProfileSpec:
 def locate(model: HubModel, model_path: Path | None) -> Path | None:
     """The local folder of `model`: under --model-path, else in the Hugging Face cache."""
     if model_path is not None:
-        for candidate in (model_path / model.folder_name, model_path):
-            if (candidate / model.marker).is_file():
-                return candidate
-        return None
+        candidate = model_path / model.folder_name  # the layout `pull --to` makes
+        return candidate if (candidate / model.marker).is_file() else None
     from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(model.repo, model.marker)
