@@ -241,7 +241,7 @@ def test_a_batch_too_big_for_the_gpu_is_split_not_fatal(clip) -> None:
         pixels = _pixels(10, seed=9)
         vectors = towers.encode_images(pixels)
     finally:
-        del towers._encode_images
+        del towers._encode_images  # back to the class's method
     assert seen == [10, 5, 2, 3, 5, 2, 3]
     assert np.allclose(vectors, real(pixels), atol=1e-5)
 

@@ -96,32 +96,43 @@ class _Torch:
         )
 
 
-class ClipTowers:
+class _Tower:
+    """A model folder loaded on first use, once, even when two threads ask at the same time."""
+
+    default_dim = 512
+
+    def __init__(self, folder: Path, device: str) -> None:
+        self.folder = folder
+        self.torch = _Torch(device)
+        self.dim = _projection_dim(folder, self.default_dim)
+        self._parts: tuple[Any, Any] | None = None
+        self._loading = threading.Lock()
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._loading:
+            if self._parts is None:
+                self._parts = self._build()
+            return self._parts
+
+    def _build(self) -> tuple[Any, Any]:
+        """(model, its tokenizer or processor)."""
+        raise NotImplementedError
+
+
+class ClipTowers(_Tower):
     """CLIP ViT-B/32 for images, its multilingual distilled text encoder for all text."""
 
     mean, std = CLIP_MEAN, CLIP_STD
 
     def __init__(self, image_dir: Path, text_dir: Path, device: str) -> None:
-        self.image_dir, self.text_dir = image_dir, text_dir
-        self.torch = _Torch(device)
-        self.dim = _projection_dim(image_dir, 512)
-        self._image: Any = None
-        self._text: Any = None
+        super().__init__(image_dir, device)
+        self.text_dir = text_dir
 
-    def _image_model(self) -> Any:
-        if self._image is None:
-            from sentence_transformers import SentenceTransformer
+    def _build(self) -> tuple[Any, Any]:
+        from sentence_transformers import SentenceTransformer
 
-            wrapper = SentenceTransformer(str(self.image_dir), device="cpu")
-            self._image = self.torch.place(_clip_module(wrapper))
-        return self._image
-
-    def _text_model(self) -> Any:
-        if self._text is None:
-            from sentence_transformers import SentenceTransformer
-
-            self._text = SentenceTransformer(str(self.text_dir), device=self.torch.device)
-        return self._text
+        image = self.torch.place(_clip_module(SentenceTransformer(str(self.folder), device="cpu")))
+        return image, SentenceTransformer(str(self.text_dir), device=self.torch.device)
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
         return self.torch.split_on_oom(self._encode_images, pixels)
@@ -129,13 +140,13 @@ class ClipTowers:
     def _encode_images(self, pixels: np.ndarray) -> np.ndarray:
         import torch
 
-        model = self._image_model()
+        model, _ = self._load()
         with self.torch.lock, torch.inference_mode():
             values = self.torch.tensor(normalise_pixels(pixels, self.mean, self.std))
             return _unit(_embedding(model.get_image_features(pixel_values=values)))
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
-        model = self._text_model()
+        _, model = self._load()
         with self.torch.lock:
             vectors = model.encode(texts, batch_size=32, convert_to_numpy=True)
         return _unit(vectors)
@@ -150,25 +161,17 @@ def _clip_module(wrapper: Any) -> Any:
     raise TypeError("not a sentence-transformers CLIP model")
 
 
-class SiglipTowers:
-    """SigLIP for images and (English) text; texts are padded to the model's fixed length."""
+class SiglipTowers(_Tower):
+    """SigLIP for images and text; texts are padded to the model's fixed length."""
 
     mean, std = SIGLIP_MEAN, SIGLIP_STD
+    default_dim = 768
 
-    def __init__(self, folder: Path, device: str) -> None:
-        self.folder = folder
-        self.torch = _Torch(device)
-        self.dim = _projection_dim(folder, 768)
-        self._model: Any = None
-        self._tokenizer: Any = None
+    def _build(self) -> tuple[Any, Any]:
+        from transformers import AutoModel, AutoTokenizer
 
-    def _load(self) -> tuple[Any, Any]:
-        if self._model is None:
-            from transformers import AutoModel, AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
-            self._model = self.torch.place(AutoModel.from_pretrained(str(self.folder)))
-        return self._model, self._tokenizer
+        tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+        return self.torch.place(AutoModel.from_pretrained(str(self.folder))), tokenizer
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
         return self.torch.split_on_oom(self._encode_images, pixels)
@@ -201,23 +204,14 @@ class SiglipTowers:
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
 
-class ClapTowers:
+class ClapTowers(_Tower):
     """CLAP (HTS-AT audio, RoBERTa text) for sounds and for text queries about sounds."""
 
-    def __init__(self, folder: Path, device: str) -> None:
-        self.folder = folder
-        self.torch = _Torch(device)
-        self.dim = _projection_dim(folder, 512)
-        self._model: Any = None
-        self._processor: Any = None
+    def _build(self) -> tuple[Any, Any]:
+        from transformers import ClapModel, ClapProcessor
 
-    def _load(self) -> tuple[Any, Any]:
-        if self._model is None:
-            from transformers import ClapModel, ClapProcessor
-
-            self._processor = ClapProcessor.from_pretrained(str(self.folder))
-            self._model = self.torch.place(ClapModel.from_pretrained(str(self.folder)))
-        return self._model, self._processor
+        processor = ClapProcessor.from_pretrained(str(self.folder))
+        return self.torch.place(ClapModel.from_pretrained(str(self.folder))), processor
 
     def features(self, windows: list[np.ndarray]) -> Any:
         """Log-mel input for windows of at most CLAP_SECONDS; shorter ones are repeat-padded.
