@@ -86,7 +86,7 @@ class RecordingProfile:
         self.texts.extend(texts)
         return np.stack([_seeded_unit(t.encode(), self.spaces[SPACE_TEXT]) for t in texts])
 
-    def encode_query(self, text: str) -> dict[str, np.ndarray]:
+    def encode_query(self, text: str, spaces: frozenset[str]) -> dict[str, np.ndarray]:
         return {SPACE_TEXT: self.encode_texts([text])[0]}
 
     def query_spaces(self, modality: str) -> tuple[str, ...]:

@@ -377,3 +377,42 @@ def test_cli_json_gives_audio_passages_their_start_time(mixed_index) -> None:
     assert hit["start_seconds"] == hit["position"] == 0
     assert hit["snippet"].startswith("0:00 ")
     assert hit["info"]["speech_seconds"] > 2 and hit["info"]["duration"] > 3
+
+
+def test_a_short_last_window_neither_stands_alone_nor_relabels_the_file(tmp_path: Path) -> None:
+    # 30.5 s of speech-like noise ending in a fade: the 0.5 s tail used to be its own window,
+    # and its fade passed for a "percussive hit".
+    body = sounds.noise("pink", 30.0)
+    fade = sounds.noise("pink", 0.5, seed=1) * np.linspace(1, 0, int(0.5 * sounds.RATE))
+    path = sounds.write(tmp_path / "memo.wav", np.concatenate([body, fade]))
+    recording = analyse_recording(str(path), features=shared_features(), transcribe=None)
+    assert [w.position for w in recording.windows] == [0]
+    assert "percussive hit" not in recording.info["sound"]
+
+
+def test_similar_recording_to_recording_does_not_transcribe(drum_kit, tmp_path: Path) -> None:
+    _, index_dir, profile = drum_kit
+    query = sounds.write(tmp_path / "loop.wav", sounds.music(12.0, 100, seed=3))
+    heard_before = list(profile.heard)
+    hits = _similar(index_dir, query, profile, limit=3)
+    assert hits and profile.heard == heard_before  # like-with-like needs no words
+
+
+class _BrokenWhisper(RecordingProfile):
+    def transcribe(self, samples: np.ndarray):  # type: ignore[no-untyped-def]
+        from xmodal_cli.errors import XmodalError
+
+        raise XmodalError("cannot load the Whisper model 'large-v9'", "unset XMODAL_WHISPER_MODEL")
+
+
+def test_a_model_that_cannot_load_stops_the_run_and_keeps_old_rows(tmp_path: Path) -> None:
+    from xmodal_cli.errors import XmodalError
+
+    folder = tmp_path / "audio"
+    memo = sounds.write(folder / "memo.wav", sounds.music(6.0, 100))
+    assert _index(folder, tmp_path / "index", RecordingProfile()).indexed == 1
+    sounds.write(memo, sounds.music(7.0, 90))  # changed: must be re-encoded
+    with pytest.raises(XmodalError, match="cannot load the Whisper model"):
+        _index(folder, tmp_path / "index", _BrokenWhisper())
+    catalog = Catalog.open(tmp_path / "index", create=False)
+    assert catalog.file_by_path(str(memo)) is not None  # not pruned as if unreadable

@@ -99,8 +99,9 @@ def test_image_and_text_vectors_are_unit_deterministic_and_batch_free(request, n
     assert vectors.shape == (4, dim)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert np.allclose(vectors, singles, atol=1e-5)
-    query = profile.encode_query("a dog barking")
+    query = profile.encode_query("a dog barking", frozenset({name, "clap"}))
     assert set(query) == {name, "clap"} and query["clap"].shape == (TINY_CLAP_DIM,)
+    assert set(profile.encode_query("a dog", frozenset({name}))) == {name}
     assert profile.query_spaces("audio") == (name, "clap")
     assert profile.query_spaces("image") == (name,)
 
@@ -252,3 +253,14 @@ def test_batch_size_defaults_without_a_gpu() -> None:
     assert config.batch_size(None, "auto") == 32
     assert config.batch_size(7, "cuda") == 7
     assert config.batch_size(None, "cuda") >= 32  # 32 here (no GPU); sized to memory on one
+
+
+def test_an_interrupted_pull_does_not_count_as_installed(model_dir, tmp_path) -> None:
+    import shutil
+
+    partial = tmp_path / "partial"
+    shutil.copytree(model_dir, partial)
+    (partial / registry.CLAP.folder_name / "model.safetensors").unlink()  # weights never came
+    assert not registry.installed(registry.PROFILES["siglip"], partial)
+    assert registry.default_profile(partial) == "lite"  # clip needs CLAP too
+    assert registry.installed(registry.PROFILES["siglip"], model_dir)

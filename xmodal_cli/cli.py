@@ -86,15 +86,22 @@ def _run(action: Callable[[], T]) -> T:
             "everything committed before this is intact",
         )
         raise typer.Exit(1) from None
+    except Exception as exc:
+        if os.environ.get("XMODAL_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        render.error(
+            f"unexpected error: {type(exc).__name__}: {first}"[:300],
+            "this is a bug in xmodal (set XMODAL_DEBUG=1 for the traceback); "
+            "everything committed before this is intact",
+        )
+        raise typer.Exit(1) from None
 
 
 def _default_model_note(name: str) -> str:
     if name == "lite":
-        return (
-            "model: lite (offline); for CLIP-class quality run `xmodal models pull clip` "
-            "once while online, then index into a new --index-dir with --model clip"
-        )
-    return f"model: {name} (its files are on this machine; --model lite for the offline one)"
+        return "model: lite (offline); `xmodal models` lists better ones to pull"
+    return f"model: {name} (found on this machine; --model lite for the offline one)"
 
 
 def _output_mode(as_json: bool, jsonl: bool, paths: bool) -> str:
@@ -302,7 +309,10 @@ def search(
 @app.command()
 def similar(
     file: Annotated[
-        Path, typer.Argument(help="An image or text file (indexed or not).", show_default=False)
+        Path,
+        typer.Argument(
+            help="An image, recording or text file (indexed or not).", show_default=False
+        ),
     ],
     *,
     limit: Limit = 10,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xmodal_cli.models import Profile, load_profile
+from xmodal_cli.errors import XmodalError
+from xmodal_cli.models import Profile, load_profile, registry
 from xmodal_cli.store.catalog import DB_NAME, Catalog
 from xmodal_cli.store.lock import IndexLock
 from xmodal_cli.store.vectors import VectorStore
@@ -67,6 +68,11 @@ def open_collection(
         if profile is None:
             recorded = catalog.profile_info()
             name = recorded["name"] if recorded else "lite"
+            if name not in registry.PROFILES:
+                raise XmodalError(
+                    f"this index was built with model profile {name!r}, unknown to this xmodal",
+                    "upgrade xmodal, or use another --index-dir",
+                )
             profile = load_profile(name, device=device, model_path=model_path)
         catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
     except BaseException:

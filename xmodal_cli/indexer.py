@@ -343,6 +343,10 @@ def _decoded_stream(
                 future.cancel()
 
 
+class _DecoderBug(DecodeError):
+    """An unexpected exception in a decoder: the file is skipped, its old rows are kept."""
+
+
 def _result(
     record: FileRecord, future: Future[_Decoded]
 ) -> tuple[FileRecord, _Decoded | DecodeError]:
@@ -350,8 +354,10 @@ def _result(
         return record, future.result()
     except DecodeError as exc:
         return record, exc
+    except XmodalError:
+        raise  # a model that cannot load fails every file alike: stop with its message
     except Exception as exc:  # a decoder bug must not kill a long run; report and go on
-        return record, DecodeError(f"unexpected error: {type(exc).__name__}: {exc}")
+        return record, _DecoderBug(f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def _encode_and_store(
@@ -379,7 +385,9 @@ def _encode_and_store(
             summary.skip_reasons[_reason_kind(str(outcome))] += 1
             reporter.skip(record.path, str(outcome))
             reporter.advance()
-            if record.path in plan.stale:  # its old vectors describe content that is gone
+            # The old vectors describe content that is gone; after a bug in our own code
+            # the content may be fine, so they stay until a run reads the file.
+            if record.path in plan.stale and not isinstance(outcome, _DecoderBug):
                 failed_stale.append(plan.stale[record.path])
             continue
         batch.append(outcome)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli.media import DecodeError
-from xmodal_cli.media.audio import SAMPLE_RATE, Block, read_blocks, read_tags
+from xmodal_cli.media.audio import MAX_SECONDS, SAMPLE_RATE, Block, read_blocks, read_tags
 from xmodal_cli.media.text import title_words
 from xmodal_cli.models import SPACE_ACOUSTIC, Profile
 from xmodal_cli.models.acoustic import SpectralFeatures, WindowTraits
@@ -32,6 +32,7 @@ DESCRIPTION = -1  # the position of the whole-file description item
 # Whisper needs context: a one-shot sample under a second holds at most one word, which tiny
 # models mishear, and skipping it makes a library of drum hits index ~40x faster.
 MIN_SPEECH_SECONDS = 1.0
+MIN_TAIL_SECONDS = 3.0  # a last window shorter than this is left out (unless it is all)
 
 
 @dataclass
@@ -94,22 +95,25 @@ def analyse_recording(
             raise DecodeError("cancelled")
         block = _at_16k(wide, rate)
         first = len(traits)
-        step = int(WINDOW_SECONDS * 16_000)
+        acoustic: list[Window] = []
+        step = int(WINDOW_SECONDS * SAMPLE_RATE)
         for offset in range(0, len(block.samples), step):
             piece = block.samples[offset : offset + step]
-            if len(piece) < 1600 and offset:  # under 0.1 s: fold into the previous window
-                continue
+            if len(piece) < MIN_TAIL_SECONDS * SAMPLE_RATE and (offset or block.start):
+                continue  # a short tail alone says little, and a fade-out would pass for a hit
             vector, trait = features.analyse(piece)
-            start = block.start + offset / 16_000
+            start = block.start + offset / SAMPLE_RATE
             traits.append(trait)
-            out.windows.append(
+            acoustic.append(
                 Window(SPACE_ACOUSTIC, int(start), " · ".join(labels([trait])[0]), vector)
             )
+        out.windows += acoustic
         if sounds is not None:
-            out.windows += _learned_windows(wide, sounds, out.windows[first:])
-        seconds = block.start + len(block.samples) / 16_000
+            out.windows += _learned_windows(wide, sounds, acoustic)
+        seconds = block.start + len(block.samples) / SAMPLE_RATE
         if (
-            transcribe is not None
+            not cancelled()
+            and transcribe is not None
             and seconds >= MIN_SPEECH_SECONDS
             and not all(t.silent for t in traits[first:])
         ):
@@ -137,6 +141,7 @@ def analyse_recording(
         "sound": short,
         **({"tags": tags} if tags else {}),
         **({"truncated": True} if stream.truncated else {}),
+        **({"capped_at_seconds": MAX_SECONDS} if stream.capped else {}),
     }
     return out
 
@@ -157,12 +162,15 @@ def _at_16k(block: Block, rate: int) -> Block:
 
 
 def _learned_windows(block: Block, sounds: SoundEncoder, acoustic: list[Window]) -> list[Window]:
-    """Fixed windows of `sounds.seconds` from the block start; a short tail is kept only when
-    it is the whole block (a clip shorter than one window), as the encoder pads it."""
+    """Fixed windows of `sounds.seconds` from the block start; a tail under half a window is
+    dropped unless it is the whole recording (a clip shorter than a window is repeat-padded
+    by the encoder)."""
     size = int(sounds.seconds * sounds.rate)
     pieces = [block.samples[i : i + size] for i in range(0, len(block.samples), size)]
-    if len(pieces) > 1 and len(pieces[-1]) < size // 2:
+    if len(pieces[-1]) < size // 2 and (len(pieces) > 1 or block.start):
         pieces.pop()
+    if not pieces:
+        return []
     vectors = sounds.encode(pieces)
     out = []
     for index in range(len(pieces)):
@@ -223,6 +231,8 @@ def labels(
     traits: list[WindowTraits], *, speech_seconds: float = 0.0
 ) -> tuple[list[str], list[str]]:
     """Short labels and descriptive phrases for a run of windows (most common first)."""
+    # Short windows (a clip's only one aside) say little about a longer recording.
+    traits = [t for t in traits if t.seconds >= MIN_TAIL_SECONDS] or traits
     sounding = [t for t in traits if not t.silent]
     if not sounding:
         return [_SILENCE[0]], [_SILENCE[1]]

@@ -35,7 +35,8 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    # soft_wrap: an error or skip line stays one line in a log, whatever the width.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def error(message: str, hint: str | None = None) -> None:

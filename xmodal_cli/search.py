@@ -112,11 +112,15 @@ def search_text(
     if not query.strip():
         raise UsageError("the query is empty", 'try: xmodal search "sunset over the sea"')
     filters = filters or Filters()
-    queries = profile.encode_query(query)
-    lists = [
-        _search_space(catalog, vectors, space, queries[space], modality, filters, limit)
+    pairs = [
+        (modality, space)
         for modality in sorted(filters.types or MODALITIES)
         for space in profile.query_spaces(modality)
+    ]
+    queries = profile.encode_query(query, frozenset(space for _, space in pairs))
+    lists = [
+        _search_space(catalog, vectors, space, queries[space], modality, filters, limit)
+        for modality, space in pairs
     ]
     return _fuse(lists, limit)
 
@@ -137,7 +141,7 @@ def search_similar(
             f"file not found: {path}", "check the path; `xmodal status` shows what is indexed"
         )
     if os.path.isdir(absolute):
-        raise UsageError(f"{path} is a folder", "give one image or text file")
+        raise UsageError(f"{path} is a folder", "give one image, recording or text file")
     modality = modality_of(absolute)
     if modality is None:
         raise UsageError(
@@ -145,10 +149,13 @@ def search_similar(
         )
     base = filters or Filters()
     filters = Filters(base.types, base.under, base.min_score, base.exclude_paths | {absolute})
-    query = _query_vectors(absolute, modality, catalog, profile)
+    targets = sorted(filters.types or {modality})
+    # Words are only needed to reach other types: audio -> audio never runs Whisper.
+    needs_text = targets != [modality] or profile.like_spaces.get(modality) == profile.text_space
+    query = _query_vectors(absolute, modality, catalog, profile, needs_text)
     lists = []
     # Without --type, like finds like: `similar photo.jpg --paths | xargs feh` gets photos.
-    for target in sorted(filters.types or {modality}):
+    for target in targets:
         # Like with like in the profile's space for that type (appearance, sound); across
         # types, files meet where documents live.
         space = profile.like_spaces.get(modality, "") if modality == target else ""
@@ -161,7 +168,7 @@ def search_similar(
 
 
 def _query_vectors(
-    path: str, modality: str, catalog: Catalog, profile: Profile
+    path: str, modality: str, catalog: Catalog, profile: Profile, needs_text: bool = True
 ) -> dict[str, np.ndarray]:
     """Reuse the stored vectors of an indexed, unchanged file; otherwise encode it now."""
     row = catalog.file_by_path(path)
@@ -184,7 +191,7 @@ def _query_vectors(
             recording = analyse_recording(
                 path,
                 features=shared_features(),
-                transcribe=profile.transcribe,
+                transcribe=profile.transcribe if needs_text else None,
                 sounds=sound_encoder(profile),
             )
             texts = profile.encode_texts([p.text for p in recording.passages])

@@ -45,6 +45,7 @@ class AudioStream:
     channels: int
     duration: float | None  # from the header; None when the container does not say
     truncated: bool = False  # decoding stopped early on damaged data (what came before is kept)
+    capped: bool = False  # longer than MAX_SECONDS: the rest was not read
 
 
 def read_blocks(
@@ -80,6 +81,10 @@ def _soundfile_blocks(
     except Exception:
         handle.close()
         raise
+    if sound.samplerate <= 0 or sound.channels <= 0:
+        sound.close()
+        handle.close()
+        raise DecodeError("not a readable audio file (no sample rate or channels)")
     frames = sound.frames if 0 < sound.frames < 2**62 else None  # MP3 may report nonsense
     stream = AudioStream(
         codec=f"{sound.format}/{sound.subtype}".lower(),
@@ -87,13 +92,10 @@ def _soundfile_blocks(
         channels=sound.channels,
         duration=frames / sound.samplerate if frames else None,
     )
-    if sound.samplerate <= 0 or sound.channels <= 0:
-        sound.close()
-        handle.close()
-        raise DecodeError("not a readable audio file (no sample rate or channels)")
 
     def chunks() -> Iterator[np.ndarray]:
-        per_block = max(1, int(block_seconds * sound.samplerate))
+        # A few seconds at a time: 60 s of 8-channel 192 kHz audio would be 370 MB.
+        per_block = max(1, int(min(block_seconds, 5.0) * sound.samplerate))
         try:
             while True:
                 data = sound.read(per_block, dtype="float32", always_2d=True)
@@ -199,6 +201,7 @@ def _rechunked(
             pending, held = ([rest], len(rest)) if len(rest) else ([], 0)
             if emitted + len(block) > limit:
                 block = block[: limit - emitted]
+                stream.capped = True
                 last = True
                 pending, held = [], 0
             if len(block):
@@ -216,7 +219,8 @@ def read_tags(path: str) -> dict[str, str]:
     try:
         import mutagen
 
-        tagged: Any = mutagen.File(path, easy=True)
+        with open_regular(path) as handle:
+            tagged: Any = mutagen.File(handle, easy=True)
     except Exception:  # tags are a bonus: a file mutagen cannot parse may still decode
         return {}
     if tagged is None or not tagged.tags:

@@ -44,8 +44,8 @@ class Profile(Protocol):
         """Unit vectors in `text_space` for passages (and, in text-only profiles, queries)."""
         ...
 
-    def encode_query(self, text: str) -> dict[str, np.ndarray]:
-        """A text query as one unit vector per space it searches."""
+    def encode_query(self, text: str, spaces: frozenset[str]) -> dict[str, np.ndarray]:
+        """A text query as one unit vector per space in `spaces` (all of them supported)."""
         ...
 
     def query_spaces(self, modality: str) -> tuple[str, ...]:

