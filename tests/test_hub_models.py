@@ -193,7 +193,8 @@ def test_a_whole_run_with_the_clip_profile(model_dir, tmp_path, photo_dir) -> No
     summary = json.loads(result.stdout)
     assert summary["skipped"] == 0 and summary["indexed"] == 23 + 8 + 3
 
-    status = json.loads(runner.invoke(app, ["status", "--json", *common]).stdout)
+    # status needs no model files: not even --model-path.
+    status = json.loads(runner.invoke(app, ["status", "--json", "--index-dir", str(index)]).stdout)
     assert status["profile"] == "clip"
     assert status["vectors"]["clip"] == 23 + status["counts"]["text"]["items"] + 3 + 1
     # 12 s: one window (a 2 s tail, under half a window, is dropped); kick and memo: one each.

@@ -138,7 +138,7 @@ def _run_query(
                 query,
                 catalog=collection.catalog,
                 vectors=collection.vectors,
-                profile=collection.profile,
+                profile=collection.encoders,
                 limit=limit,
                 filters=filters,
             )
@@ -245,7 +245,7 @@ def index(
                     paths,
                     catalog=collection.catalog,
                     vectors=collection.vectors,
-                    profile=collection.profile,
+                    profile=collection.encoders,
                     options=IndexOptions(
                         exclude=tuple(exclude or ()),
                         include_hidden=hidden,
@@ -362,7 +362,6 @@ def similar(
 def status(
     *,
     as_json: JsonReport = False,
-    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Show where the index lives, which models built it, and what it holds.
@@ -377,8 +376,7 @@ def status(
     def action() -> None:
         from xmodal_cli.collection import describe, open_collection
 
-        directory = config.index_dir(index_dir)
-        with open_collection(directory, model_path=config.model_path(model_path)) as collection:
+        with open_collection(config.index_dir(index_dir), models=False) as collection:
             info = describe(collection)
         render.status(info, as_json=as_json)
 
@@ -392,7 +390,6 @@ def check(
         bool, typer.Option("--repair", help="Rebuild derived files and drop unusable rows.")
     ] = False,
     as_json: JsonReport = False,
-    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Verify the index: schema, vectors, FAISS files against SQLite, files on disk.
@@ -411,9 +408,7 @@ def check(
         from xmodal_cli.audit import check_index, repair_index
         from xmodal_cli.collection import open_collection
 
-        with open_collection(
-            config.index_dir(index_dir), write=repair, model_path=config.model_path(model_path)
-        ) as collection:
+        with open_collection(config.index_dir(index_dir), write=repair, models=False) as collection:
             report = repair_index(collection) if repair else check_index(collection)
         render.check_report(report.as_dict(), as_json=as_json)
         if not report.ok:
@@ -429,7 +424,6 @@ def remove(
     ],
     *,
     quiet: Quiet = False,
-    model_path: ModelPath = None,
     index_dir: IndexDir = None,
 ) -> None:
     """Forget indexed files under PATHS (the files themselves are not touched).
@@ -448,9 +442,7 @@ def remove(
         from xmodal_cli.collection import open_collection
         from xmodal_cli.indexer import remove_paths
 
-        with open_collection(
-            config.index_dir(index_dir), write=True, model_path=config.model_path(model_path)
-        ) as collection:
+        with open_collection(config.index_dir(index_dir), write=True, models=False) as collection:
             count = remove_paths(paths, catalog=collection.catalog, vectors=collection.vectors)
         if not quiet:
             render.stderr_console().print(f"removed {count} files from the index")

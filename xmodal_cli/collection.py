@@ -21,8 +21,14 @@ class Collection:
     directory: Path
     catalog: Catalog
     vectors: VectorStore
-    profile: Profile
+    profile: Profile | None  # None when opened with models=False
     lock: IndexLock | None = None
+
+    @property
+    def encoders(self) -> Profile:
+        """The profile, for commands that encode (they open with models=True)."""
+        assert self.profile is not None, "this collection was opened without its models"
+        return self.profile
 
     def close(self) -> None:
         self.catalog.close(checkpoint=self.lock is not None)
@@ -44,12 +50,15 @@ def open_collection(
     profile: Profile | None = None,
     device: str = "cpu",
     model_path: Path | None = None,
+    models: bool = True,
 ) -> Collection:
     """Open the index in `directory`, checking it was built by the same models.
 
     Without an explicit profile the one recorded in the index is used, so `search` never
     needs to be told which models built it. `write` takes the directory's writer lock
     (another writer fails fast with its pid) and clears temp files a killed run left.
+    With `models=False` (status, check, remove: nothing is encoded) the spaces recorded in
+    the index are used and no model file needs to be on the machine.
     """
     lock = None
     if write:
@@ -64,9 +73,12 @@ def open_collection(
         if lock is not None:
             lock.release()
         raise
+    spaces: dict[str, int] = {}
     try:
-        if profile is None:
-            recorded = catalog.profile_info()
+        recorded = catalog.profile_info()
+        if profile is None and not models and recorded:
+            spaces = dict(recorded["spaces"])
+        elif profile is None:
             name = recorded["name"] if recorded else "lite"
             if name not in registry.PROFILES:
                 raise XmodalError(
@@ -74,13 +86,15 @@ def open_collection(
                     "upgrade xmodal, or use another --index-dir",
                 )
             profile = load_profile(name, device=device, model_path=model_path)
-        catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
+        if profile is not None:
+            catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
+            spaces = profile.spaces
     except BaseException:
         catalog.close()
         if lock is not None:
             lock.release()
         raise
-    vectors = VectorStore(directory, catalog, profile.spaces, writable=write)
+    vectors = VectorStore(directory, catalog, spaces, writable=write)
     return Collection(directory, catalog, vectors, profile, lock)
 
 
@@ -124,10 +138,10 @@ def describe(collection: Collection) -> dict[str, Any]:
     space_counts = catalog.space_counts()
     return {
         "index_dir": str(collection.directory),
-        "profile": info.get("name", collection.profile.name),
-        "models": info.get("models", collection.profile.model_ids),
-        "dims": info.get("spaces", collection.profile.spaces),
-        "vectors": {space: space_counts.get(space, 0) for space in collection.profile.spaces},
+        "profile": info.get("name", "lite"),
+        "models": info.get("models", {}),
+        "dims": info.get("spaces", collection.vectors.spaces),
+        "vectors": {space: space_counts.get(space, 0) for space in collection.vectors.spaces},
         "counts": catalog.counts(),
         "files": sum(c["files"] for c in catalog.counts().values()),
         "size_bytes": size,
