@@ -65,6 +65,11 @@ class FastFakeLite:
         self.spaces = dict(real.spaces)
         self.model_ids = dict(real.model_ids)
         self.image_size = real.image_size
+        self.text_space = real.text_space
+        self.like_spaces = dict(real.like_spaces)
+        self.sound_rate = real.sound_rate
+        self.sound_window = real.sound_window
+        self._image_spaces = (real.text_space, "visual")
         self._rng = np.random.default_rng(0)
 
     def _unit(self, n: int, dim: int) -> np.ndarray:
@@ -82,9 +87,23 @@ class FastFakeLite:
 
         n = len(pixels)
         return ImageEncoding(
-            vectors={space: self._unit(n, dim) for space, dim in self.spaces.items()},
+            vectors={space: self._unit(n, self.spaces[space]) for space in self._image_spaces},
             captions=["fake"] * n,
         )
+
+    def encode_query(self, text: str, spaces: frozenset[str]) -> dict[str, np.ndarray]:
+        return {self.text_space: self.encode_texts([text])[0]}
+
+    def query_spaces(self, modality: str) -> tuple[str, ...]:
+        return (self.text_space,)
+
+    def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
+        return {}
+
+    def transcribe(self, samples: np.ndarray) -> Any:
+        from xmodal_cli.models.whisper import Transcript
+
+        return Transcript([], 0.0)
 
 
 def build_tree(root: Path, texts: int, images: int) -> int:
