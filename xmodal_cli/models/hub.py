@@ -127,7 +127,28 @@ class _Tower:
         raise NotImplementedError
 
 
-class ClipTowers(_Tower):
+class _VisionTextTower(_Tower):
+    """An image tower (the model returned first by _build) plus text, in one space."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        return self.torch.split_on_oom(self._encode_images, pixels)
+
+    def _encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        model, _ = self._load()
+        with self.torch.lock, torch.inference_mode():
+            values = self.torch.tensor(normalise_pixels(pixels, self.mean, self.std))
+            return _unit(_embedding(model.get_image_features(pixel_values=values)))
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ClipTowers(_VisionTextTower):
     """CLIP ViT-B/32 for images, its multilingual distilled text encoder for all text."""
 
     mean, std = CLIP_MEAN, CLIP_STD
@@ -141,17 +162,6 @@ class ClipTowers(_Tower):
 
         image = self.torch.place(_clip_module(SentenceTransformer(str(self.folder), device="cpu")))
         return image, SentenceTransformer(str(self.text_dir), device=self.torch.device)
-
-    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
-        return self.torch.split_on_oom(self._encode_images, pixels)
-
-    def _encode_images(self, pixels: np.ndarray) -> np.ndarray:
-        import torch
-
-        model, _ = self._load()
-        with self.torch.lock, torch.inference_mode():
-            values = self.torch.tensor(normalise_pixels(pixels, self.mean, self.std))
-            return _unit(_embedding(model.get_image_features(pixel_values=values)))
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         _, model = self._load()
@@ -169,7 +179,7 @@ def _clip_module(wrapper: Any) -> Any:
     raise TypeError("not a sentence-transformers CLIP model")
 
 
-class SiglipTowers(_Tower):
+class SiglipTowers(_VisionTextTower):
     """SigLIP for images and text; texts are padded to the model's fixed length."""
 
     mean, std = SIGLIP_MEAN, SIGLIP_STD
@@ -180,17 +190,6 @@ class SiglipTowers(_Tower):
 
         tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
         return self.torch.place(AutoModel.from_pretrained(str(self.folder))), tokenizer
-
-    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
-        return self.torch.split_on_oom(self._encode_images, pixels)
-
-    def _encode_images(self, pixels: np.ndarray) -> np.ndarray:
-        import torch
-
-        model, _ = self._load()
-        with self.torch.lock, torch.inference_mode():
-            values = self.torch.tensor(normalise_pixels(pixels, self.mean, self.std))
-            return _unit(_embedding(model.get_image_features(pixel_values=values)))
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -274,7 +273,7 @@ class HubProfile:
         self.name = spec.name
         resolved = config.resolve_device(device)
         if spec.name == "clip":
-            self.towers: ClipTowers | SiglipTowers = ClipTowers(
+            self.towers: _VisionTextTower = ClipTowers(
                 folders[CLIP_IMAGE.repo], folders[CLIP_TEXT.repo], resolved
             )
             vision_id = f"{CLIP_IMAGE.repo}+{CLIP_TEXT.repo}"
