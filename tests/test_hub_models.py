@@ -265,3 +265,11 @@ def test_an_interrupted_pull_does_not_count_as_installed(model_dir, tmp_path) ->
     assert not registry.installed(registry.PROFILES["siglip"], partial)
     assert registry.default_profile(partial) == "lite"  # clip needs CLAP too
     assert registry.installed(registry.PROFILES["siglip"], model_dir)
+
+
+def test_invalid_numbers_from_a_model_are_refused_not_stored() -> None:
+    from xmodal_cli.models.hub import _unit
+
+    with pytest.raises(XmodalError, match="invalid numbers"):
+        _unit(np.array([[1.0, np.nan]], dtype=np.float32))
+    assert np.allclose(np.linalg.norm(_unit(np.array([[3.0, 4.0]])), axis=1), 1.0)

@@ -35,6 +35,11 @@ SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)
 def _unit(matrix: Any) -> np.ndarray:
     array = matrix.float().cpu().numpy() if hasattr(matrix, "cpu") else np.asarray(matrix)
     array = array.astype(np.float32)
+    if not np.isfinite(array).all():  # float16 overflow: never store a NaN vector
+        raise XmodalError(
+            "the model produced invalid numbers (NaN or infinity)",
+            "run again with --device cpu (float32)",
+        )
     return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
 
 
