@@ -66,6 +66,7 @@ class FastFakeLite:
         self.model_ids = dict(real.model_ids)
         self.image_size = real.image_size
         self.text_space = real.text_space
+        self.passage_words = real.passage_words
         self.like_spaces = dict(real.like_spaces)
         self.sound_rate = real.sound_rate
         self.sound_window = real.sound_window

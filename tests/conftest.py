@@ -59,6 +59,7 @@ class RecordingProfile:
     name = "fake"
     image_size = 224
     text_space = SPACE_TEXT
+    passage_words = 120
 
     def __init__(self, fail_on_call: int | None = None) -> None:
         self.spaces = {SPACE_TEXT: 16, SPACE_VISUAL: 8, SPACE_ACOUSTIC: acoustic.DIM}

@@ -273,3 +273,15 @@ def test_invalid_numbers_from_a_model_are_refused_not_stored() -> None:
     with pytest.raises(XmodalError, match="invalid numbers"):
         _unit(np.array([[1.0, np.nan]], dtype=np.float32))
     assert np.allclose(np.linalg.norm(_unit(np.array([[3.0, 4.0]])), axis=1), 1.0)
+
+
+def test_passages_fit_what_each_text_tower_reads(clip, siglip, tmp_path) -> None:
+    from xmodal_cli.indexer import _decode
+    from xmodal_cli.scan import FileRecord
+
+    note = tmp_path / "long.txt"
+    note.write_text(" ".join(f"word{i}" for i in range(400)))
+    record = FileRecord(str(note), "text", note.stat().st_size, note.stat().st_mtime_ns)
+    for profile, words in ((clip, 80), (siglip, 40)):
+        decoded = _decode(record, profile)
+        assert max(len(s.split()) for s in decoded.snippets) == words

@@ -306,7 +306,7 @@ def _decode(
             info=recording.info,
         )
     text = read_text(record.path)
-    chunks = chunk_text(text)
+    chunks = chunk_text(text, profile.passage_words, profile.passage_words // 4)
     title = title_words(record.path)
     # The file name often says what a note is about ("tax_receipt_2023.txt"), so each
     # passage is encoded with it; the snippet shown stays the passage itself.

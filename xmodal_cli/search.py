@@ -200,7 +200,8 @@ def _query_vectors(
                 stacked = np.stack([w.vector for w in recording.windows if w.space == space])
                 out[space] = _unit(stacked.mean(axis=0))
             return out
-        chunks = chunk_text(read_text(path))
+        words = profile.passage_words
+        chunks = chunk_text(read_text(path), words, words // 4)
         passages = profile.encode_texts([c.text for c in chunks])
         return {profile.text_space: _unit(passages.mean(axis=0))}
     except DecodeError as exc:

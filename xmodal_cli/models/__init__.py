@@ -39,6 +39,7 @@ class Profile(Protocol):
     like_spaces: dict[str, str]  # type -> the space `similar` compares two files of that type in
     sound_rate: int | None  # sample rate encode_sounds() wants; None: no learned audio space
     sound_window: float  # seconds of audio per encode_sounds() window
+    passage_words: int  # text is cut into passages this long: what the text encoder reads
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Unit vectors in `text_space` for passages (and, in text-only profiles, queries)."""

@@ -298,6 +298,9 @@ class HubProfile:
             SPACE_ACOUSTIC: acoustic.MODEL_ID,
         }
         self.like_spaces = {"image": spec.name, "text": spec.name, "audio": SPACE_CLAP}
+        # What the text tower reads before truncating: 128 word pieces for the multilingual
+        # CLIP encoder, 64 for SigLIP; a passage should fit, not be cut in half.
+        self.passage_words = 80 if spec.name == "clip" else 40
         self._transcriber = Transcriber(device)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:

@@ -33,6 +33,7 @@ class LiteProfile:
     name = "lite"
     image_size = efficientnet.IMAGE_SIZE
     text_space = SPACE_TEXT
+    passage_words = 120  # MiniLM reads 256 word pieces
 
     def __init__(self, device: str = "auto", cache: Path | None = None) -> None:
         self.device = device
