@@ -416,3 +416,13 @@ def test_a_model_that_cannot_load_stops_the_run_and_keeps_old_rows(tmp_path: Pat
         _index(folder, tmp_path / "index", _BrokenWhisper())
     catalog = Catalog.open(tmp_path / "index", create=False)
     assert catalog.file_by_path(str(memo)) is not None  # not pruned as if unreadable
+
+
+def test_transcript_passages_follow_the_text_encoders_length() -> None:
+    from xmodal_cli.models.whisper import Segment
+    from xmodal_cli.recordings import _passages
+
+    segments = [Segment(i * 3.0, i * 3.0 + 3, " ".join(["word"] * 10)) for i in range(8)]
+    assert [len(t.split()) for _, t in _passages(segments, 40)] == [40, 40]
+    assert [start for start, _ in _passages(segments, 40)] == [0, 12]
+    assert [len(t.split()) for _, t in _passages(segments, 60)] == [60, 20]

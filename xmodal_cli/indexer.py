@@ -294,6 +294,7 @@ def _decode(
             features=shared_features(),
             transcribe=profile.transcribe,
             sounds=sound_encoder(profile),
+            passage_words=profile.passage_words,
             cancelled=cancelled,
         )
         return _Decoded(

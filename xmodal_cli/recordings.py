@@ -77,6 +77,7 @@ def analyse_recording(
     transcribe: Callable[[np.ndarray], Transcript] | None,
     sounds: SoundEncoder | None = None,
     block_seconds: float = BLOCK_SECONDS,
+    passage_words: int = PASSAGE_WORDS,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Recording:
     """Decode `path` block by block into items; DecodeError if it holds no usable audio.
@@ -130,7 +131,7 @@ def analyse_recording(
     if folder:
         described.append(f"in {folder}")
     out.passages.append(Passage(DESCRIPTION, ". ".join(described), " · ".join(short)))
-    for start, text in _passages(segments):
+    for start, text in _passages(segments, min(passage_words, PASSAGE_WORDS)):
         out.passages.append(Passage(start, f"{title}: {text}" if title else text, text))
     out.info = {
         "duration": round(seconds, 2),
@@ -182,8 +183,8 @@ def _learned_windows(block: Block, sounds: SoundEncoder, acoustic: list[Window])
     return out
 
 
-def _passages(segments: list[Segment]) -> list[tuple[int, str]]:
-    """Join consecutive segments into passages of about PASSAGE_WORDS words."""
+def _passages(segments: list[Segment], most_words: int) -> list[tuple[int, str]]:
+    """Join consecutive segments into passages of about `most_words` words."""
     out: list[tuple[int, str]] = []
     words: list[str] = []
     start = 0.0
@@ -194,7 +195,7 @@ def _passages(segments: list[Segment]) -> list[tuple[int, str]]:
         if not words:
             start = segment.start
         words += segment.text.split()
-        if len(words) >= PASSAGE_WORDS:
+        if len(words) >= most_words:
             out.append((int(start), " ".join(words)))
             words = []
     if words:

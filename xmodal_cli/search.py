@@ -193,6 +193,7 @@ def _query_vectors(
                 features=shared_features(),
                 transcribe=profile.transcribe if needs_text else None,
                 sounds=sound_encoder(profile),
+                passage_words=profile.passage_words,
             )
             texts = profile.encode_texts([p.text for p in recording.passages])
             out = {profile.text_space: _unit(texts.mean(axis=0))}
