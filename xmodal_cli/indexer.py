@@ -25,8 +25,7 @@ from xmodal_cli.media import DecodeError, open_regular, read_failure
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text, title_words
 from xmodal_cli.models import Profile
-from xmodal_cli.models.acoustic import shared_features
-from xmodal_cli.recordings import analyse_recording, sound_encoder
+from xmodal_cli.recordings import analyse_for
 from xmodal_cli.scan import FileRecord, is_under, scan_tree
 from xmodal_cli.store.catalog import Catalog, FileRow, NewItem
 from xmodal_cli.store.vectors import VectorStore
@@ -289,14 +288,7 @@ def _decode(
         image = decode_image(record.path)
         return _Decoded(record, digest, pixels=image.pixels, info=image.info)
     if record.modality == "audio":
-        recording = analyse_recording(
-            record.path,
-            features=shared_features(),
-            transcribe=profile.transcribe,
-            sounds=sound_encoder(profile),
-            passage_words=profile.passage_words,
-            cancelled=cancelled,
-        )
+        recording = analyse_for(record.path, profile, cancelled=cancelled)
         return _Decoded(
             record,
             digest,
@@ -307,7 +299,7 @@ def _decode(
             info=recording.info,
         )
     text = read_text(record.path)
-    chunks = chunk_text(text, profile.passage_words, profile.passage_words // 4)
+    chunks = chunk_text(text, profile.passage_words)
     title = title_words(record.path)
     # The file name often says what a note is about ("tax_receipt_2023.txt"), so each
     # passage is encoded with it; the snippet shown stays the passage itself.

@@ -21,7 +21,7 @@ from xmodal_cli.media import DecodeError
 from xmodal_cli.media.audio import MAX_SECONDS, SAMPLE_RATE, Block, read_blocks, read_tags
 from xmodal_cli.media.text import title_words
 from xmodal_cli.models import SPACE_ACOUSTIC, Profile
-from xmodal_cli.models.acoustic import SpectralFeatures, WindowTraits
+from xmodal_cli.models.acoustic import SpectralFeatures, WindowTraits, shared_features
 from xmodal_cli.models.whisper import Segment, Transcript
 
 # Decoded (and transcribed) at a time: 4 MB of samples, and a Ctrl-C waits for one block.
@@ -145,6 +145,25 @@ def analyse_recording(
         **({"capped_at_seconds": MAX_SECONDS} if stream.capped else {}),
     }
     return out
+
+
+def analyse_for(
+    path: str,
+    profile: Profile,
+    *,
+    transcribe: bool = True,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Recording:
+    """`analyse_recording` with everything `profile` brings: its Whisper, its learned audio
+    space, its passage length. `transcribe=False` skips speech (audio -> audio needs none)."""
+    return analyse_recording(
+        path,
+        features=shared_features(),
+        transcribe=profile.transcribe if transcribe else None,
+        sounds=sound_encoder(profile),
+        passage_words=profile.passage_words,
+        cancelled=cancelled,
+    )
 
 
 def sound_encoder(profile: Profile) -> SoundEncoder | None:

@@ -22,8 +22,7 @@ from xmodal_cli.media import DecodeError
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text
 from xmodal_cli.models import Profile
-from xmodal_cli.models.acoustic import shared_features
-from xmodal_cli.recordings import DESCRIPTION, analyse_recording, sound_encoder
+from xmodal_cli.recordings import DESCRIPTION, analyse_for
 from xmodal_cli.scan import is_under, modality_of
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.vectors import VectorStore
@@ -188,21 +187,16 @@ def _query_vectors(
             encoded = profile.encode_images(pixels[None])
             return {space: m[0] for space, m in encoded.vectors.items()}
         if modality == "audio":
-            recording = analyse_recording(
-                path,
-                features=shared_features(),
-                transcribe=profile.transcribe if needs_text else None,
-                sounds=sound_encoder(profile),
-                passage_words=profile.passage_words,
-            )
-            texts = profile.encode_texts([p.text for p in recording.passages])
-            out = {profile.text_space: _unit(texts.mean(axis=0))}
+            recording = analyse_for(path, profile, transcribe=needs_text)
+            out = {}
+            if needs_text:  # audio -> audio loads no text model
+                texts = profile.encode_texts([p.text for p in recording.passages])
+                out[profile.text_space] = _unit(texts.mean(axis=0))
             for space in {w.space for w in recording.windows}:
                 stacked = np.stack([w.vector for w in recording.windows if w.space == space])
                 out[space] = _unit(stacked.mean(axis=0))
             return out
-        words = profile.passage_words
-        chunks = chunk_text(read_text(path), words, words // 4)
+        chunks = chunk_text(read_text(path), profile.passage_words)
         passages = profile.encode_texts([c.text for c in chunks])
         return {profile.text_space: _unit(passages.mean(axis=0))}
     except DecodeError as exc:

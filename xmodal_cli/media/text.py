@@ -14,7 +14,7 @@ from xmodal_cli.media import DecodeError, open_regular, read_failure
 MAX_TEXT_BYTES = 8 * 1024 * 1024  # read at most 8 MiB of any one file
 MAX_CHUNKS = 2000
 CHUNK_WORDS = 120  # MiniLM truncates at 256 word pieces; 120 words stay inside it
-OVERLAP_WORDS = 30
+OVERLAP_WORDS = CHUNK_WORDS // 4  # a quarter of a passage, whatever its length
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,10 @@ def strip_markup(text: str) -> str:
 _WORD = re.compile(r"\S+")
 
 
-def chunk_text(text: str, words: int = CHUNK_WORDS, overlap: int = OVERLAP_WORDS) -> list[Chunk]:
-    """Split into overlapping passages of about `words` words; whitespace is normalised."""
-    step = max(1, words - overlap)
+def chunk_text(text: str, words: int = CHUNK_WORDS, overlap: int | None = None) -> list[Chunk]:
+    """Split into passages of about `words` words overlapping by `overlap` (default: a
+    quarter); whitespace is normalised."""
+    step = max(1, words - (words // 4 if overlap is None else overlap))
     # Only the words the capped chunks can use: an 8 MiB file of short words is 4M match
     # objects (540 MB, 6 s) if all are listed, and all but the first ~180k are dropped.
     matches = list(itertools.islice(_WORD.finditer(text), (MAX_CHUNKS - 1) * step + words))

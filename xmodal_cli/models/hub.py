@@ -48,7 +48,7 @@ def _embedding(output: Any) -> Any:
     return getattr(output, "pooler_output", output)
 
 
-def _projection_dim(folder: Path, default: int) -> int:
+def _embedding_dim(folder: Path, default: int) -> int:
     """The embedding size, from config.json alone (no weights are loaded to learn it)."""
     for name in ("config.json", "0_CLIPModel/config.json"):
         path = folder / name
@@ -110,7 +110,7 @@ class _Tower:
     def __init__(self, folder: Path, device: str) -> None:
         self.folder = folder
         self.torch = _Torch(device)
-        self.dim = _projection_dim(folder, self.default_dim)
+        self.dim = _embedding_dim(folder, self.default_dim)
         self._parts: tuple[Any, Any] | None = None
         self._loading = threading.Lock()
 
