@@ -42,7 +42,8 @@ demo: $(STAMP) system-packages
 lint: $(STAMP)
 	$(BIN)/ruff format --check xmodal_cli tests bench
 	$(BIN)/ruff check xmodal_cli tests bench
-	$(BIN)/mypy
+	$(BIN)/mypy --strict xmodal_cli
+	$(BIN)/mypy tests bench
 
 test: $(STAMP) system-packages lint
 	$(BIN)/pytest -q

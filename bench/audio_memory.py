@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def main() -> None:
         short = _write(Path(work) / "one_minute.wav", 1)
         long = _write(Path(work) / "long.wav", args.minutes)
         _measure(short, env)  # warm the model cache (ONNX export) outside the figures
-        figures = {}
+        figures: dict[str, Any] = {}
         for name, path in (("short_1min", short), (f"long_{args.minutes:g}min", long)):
             note(f"indexing {path.name}")
             wall, peak = _measure(path, env)

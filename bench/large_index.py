@@ -32,26 +32,23 @@ from bench.reindex_unchanged import FastFakeLite
 def build(directory: Path, items: int, cache: Path) -> None:
     """Write `items` one-passage text files straight into a catalog, then save FAISS."""
     from xmodal_cli.collection import open_collection
-    from xmodal_cli.store.catalog import NewItem
+    from xmodal_cli.store.rows import NewItem
 
     profile = FastFakeLite(cache)
     rng = np.random.default_rng(1)
-    with open_collection(directory, create=True, write=True, profile=profile) as col:
+    with (
+        open_collection(directory, create=True, write=True, profile=profile) as col,
+        col.vectors.writing(),
+    ):
         for start in range(0, items, 10_000):
             count = min(10_000, items - start)
             vectors = rng.standard_normal((count, 384)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            with col.catalog.transaction():
+            with col.vectors.transaction() as tx:
                 for i in range(count):
                     n = start + i
-                    file_id = col.catalog.add_file(
-                        f"/bench/notes/{n}.txt", "text", 1, 1, f"h{n}", {}
-                    )
-                    col.catalog.add_items(file_id, [NewItem("text", 0, f"passage {n}", vectors[i])])
-                col.catalog.bump_generation()
-        for space in col.vectors.spaces:
-            col.vectors.get(space)
-        col.vectors.save()
+                    file_id = tx.add_file(f"/bench/notes/{n}.txt", "text", 1, 1, f"h{n}", {})
+                    tx.add_items(file_id, [NewItem("text", 0, f"passage {n}", vectors[i])])
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ real CLI (`xmodal index`).
 
 Figures (one JSON line on stdout):
 - cold_search_s: wall time of `xmodal search "a cat" --json --index-dir DIR`, fresh process.
-- warm_query_ms: `search_text` per query after `open_collection` once and one warm-up
+- warm_query_ms: `Collection.search` per query after `open_collection` once and one warm-up
   query (first_query_ms, which loads the ONNX session and FAISS files).
 - import_cli_s: `python -c "import xmodal_cli.cli"`; python_startup_s: `python -c pass`.
 - heavy imports on the search path, from `python -X importtime -m xmodal_cli search ...`:
@@ -122,7 +122,6 @@ def cold_search(index_dir: Path, env: dict[str, str], runs: int) -> tuple[list[f
 
 def warm_search(index_dir: Path, queries: int) -> dict[str, Any]:
     from xmodal_cli.collection import open_collection
-    from xmodal_cli.search import search_text
 
     started = time.perf_counter()
     collection = open_collection(index_dir)
@@ -131,13 +130,7 @@ def warm_search(index_dir: Path, queries: int) -> dict[str, Any]:
 
         def ask(query: str) -> float:
             began = time.perf_counter()
-            search_text(
-                query,
-                catalog=collection.catalog,
-                vectors=collection.vectors,
-                profile=collection.profile,
-                limit=10,
-            )
+            collection.search(query, limit=10)
             return (time.perf_counter() - began) * 1000
 
         first_ms = ask("warm up: a photo of something")

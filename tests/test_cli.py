@@ -6,41 +6,51 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner, Result
 
+from bench import sample_sounds as sounds
 from tests.documents import write_notes
 from xmodal_cli.cli import app
 
 runner = CliRunner()
+README = (Path(__file__).parents[1] / "README.md").read_text()
 
 
-def xmodal(*args: str):  # type: ignore[no-untyped-def]
+def xmodal(*args: str | Path) -> Result:
     return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory, photo_dir):  # type: ignore[no-untyped-def]
-    """A real index (real models) of the sample photos and notes, built through the CLI."""
+def indexed(tmp_path_factory: pytest.TempPathFactory, photo_dir: Path) -> dict[str, Any]:
+    """A real index (real models) of the sample photos, notes and a recording, built through
+    the CLI."""
     notes = tmp_path_factory.mktemp("notes")
     write_notes(notes)
     (notes / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    recordings = tmp_path_factory.mktemp("recordings")
+    sounds.write(recordings / "beep.wav", sounds.tone(440, 3.0))  # heard as a tone, not speech
     directory = tmp_path_factory.mktemp("cli-index")
-    result = xmodal("index", photo_dir, notes, "--index-dir", directory, "--json")
+    result = xmodal("index", photo_dir, notes, recordings, "--index-dir", directory, "--json")
     assert result.exit_code == 0, result.output
     return {
         "dir": directory,
         "photos": photo_dir,
         "notes": notes,
+        "recordings": recordings,
         "summary": json.loads(result.stdout),
     }
 
 
 def test_index_json_summary_counts_and_skips(indexed):
     summary = indexed["summary"]
-    assert summary["indexed"] == len(list(indexed["photos"].iterdir())) + 8
+    assert summary["indexed"] == len(list(indexed["photos"].iterdir())) + 8 + 1  # notes, beep
     assert summary["skipped"] == 1 and "not a readable image" in summary["skip_reasons"]
     assert set(summary) >= {"indexed", "unchanged", "removed", "skipped", "seconds", "moved"}
 
@@ -59,7 +69,21 @@ def test_search_json_has_stable_keys(indexed):
     assert len(rows) == 3
     assert {"rank", "path", "score", "type", "snippet"} <= set(rows[0])
     assert [r["rank"] for r in rows] == [1, 2, 3]
-    assert rows[0]["type"] in ("image", "text")
+    assert rows[0]["type"] in ("image", "text")  # the index holds a recording too
+
+
+@pytest.mark.parametrize("kind", ["image", "text", "audio"])
+def test_search_json_keys_are_the_same_for_every_type(indexed, kind):
+    result = xmodal(
+        "search", "a beep", "--type", kind, "--json", "-n", "1", "--index-dir", indexed["dir"]
+    )
+    (row,) = json.loads(result.stdout)  # the fixture holds every type
+    assert row["type"] == kind
+    assert {"rank", "path", "score", "type", "snippet", "space", "position"} <= set(row)
+    # Only an audio passage with a time has start_seconds (the beep's description has none).
+    assert ("start_seconds" in row) == (kind == "audio" and row["position"] >= 0)
+    if "start_seconds" in row:
+        assert row["start_seconds"] == row["position"]
 
 
 def test_search_type_filter_and_limit(indexed):
@@ -149,6 +173,7 @@ def test_status_json(indexed):
     info = json.loads(result.stdout)
     assert info["profile"] == "lite"
     assert info["counts"]["text"]["files"] == 8
+    assert info["counts"]["audio"]["files"] == 1
     assert info["vectors"]["visual"] == info["counts"]["image"]["files"]
     assert info["size_bytes"] > 0 and info["index_dir"] == str(indexed["dir"])
 
@@ -209,14 +234,47 @@ def test_quiet_index_prints_nothing(tmp_path):
     assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
 
 
-def test_every_command_has_help_and_is_in_the_readme():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    commands = [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
-    assert set(commands) == {"index", "search", "similar", "status", "check", "remove"}
-    for name in commands:
-        result = xmodal(name, "--help")
-        assert result.exit_code == 0 and "Examples" in result.stdout
-        assert f"xmodal {name}" in readme
+def _commands() -> list[tuple[str, ...]]:
+    """Every command as the words typed after `xmodal`, sub-commands of groups included."""
+
+    def walk(command: object, words: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        if words:
+            yield words
+        if isinstance(command, TyperGroup):
+            for name, sub in sorted(command.commands.items()):
+                yield from walk(sub, (*words, name))
+
+    return list(walk(typer.main.get_command(app), ()))
+
+
+def _readme_section(command: str) -> str:
+    """The README's `### xmodal COMMAND` section, up to the next heading ('' if none)."""
+    _, found, rest = README.partition(f"\n### xmodal {command}\n")
+    return rest.split("\n#", 1)[0] if found else ""
+
+
+COMMANDS = _commands()
+
+
+def test_the_command_list_is_complete():
+    assert set(COMMANDS) == {
+        ("index",),
+        ("search",),
+        ("similar",),
+        ("status",),
+        ("check",),
+        ("remove",),
+        ("models",),
+        ("models", "pull"),
+    }
+
+
+@pytest.mark.parametrize("words", sorted(COMMANDS), ids=" ".join)
+def test_every_command_has_help_and_is_in_the_readme(words):
+    result = xmodal(*words, "--help")
+    assert result.exit_code == 0 and "Examples" in result.stdout
+    # A section of its own; a sub-command is documented in its group's section.
+    assert f"xmodal {' '.join(words)}" in _readme_section(words[0])
 
 
 def test_search_process_does_not_import_torch(indexed):

@@ -45,7 +45,7 @@ def test_search_during_indexing_and_a_second_writer(tmp_path, photo_dir, lite_pr
         assert second.returncode == 1
         assert f"another indexing run is active on this index (pid {writer.pid})" in second.stderr
 
-        seen = []
+        seen: list[int] = []
         while writer.poll() is None and len(seen) < 8:
             found = subprocess.run(
                 [*base, "search", "a cup of coffee", "--json", "--index-dir", str(index)],

@@ -15,7 +15,7 @@ from tests.documents import write_notes
 pytestmark = pytest.mark.slow
 
 
-def _limit_file_size(limit: int):  # type: ignore[no-untyped-def]
+def _limit_file_size(limit: int):
     def apply() -> None:
         # Writes past `limit` bytes fail with EFBIG, as on a full disk (instead of SIGXFSZ).
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -1,5 +1,6 @@
-"""Fuzz the decoders: any bytes give a valid result or a DecodeError, quickly and in bounded
-memory. Anything else (another exception, a hang, a huge allocation) is a bug in media/.
+"""Fuzz the decoders (images, text, recordings): any bytes give a valid result or a
+DecodeError, quickly and in bounded memory. Anything else (another exception, a hang, a huge
+allocation) is a bug in media/ or recordings.
 
 XMODAL_FUZZ_EXAMPLES sets the examples per test (default 40, which keeps this file well under
 a minute); a long session, e.g. `XMODAL_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`, is
@@ -137,20 +138,31 @@ def _mutate(data: bytes, cut: float, flips: list[tuple[float, int]], insert: byt
     return bytes(out)
 
 
-MUTATIONS = {
+MUTATIONS = {  # cut the file short, overwrite a few bytes, insert a few in the middle
     "cut": st.one_of(st.just(1.0), st.floats(0.0, 1.0)),
     "flips": st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=12),
     "insert": st.one_of(st.just(b""), st.binary(max_size=64)),
-    "ext": st.sampled_from(IMAGE_EXTENSIONS),
 }
+IMAGE_EXT = st.sampled_from(IMAGE_EXTENSIONS)
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_every_seed_is_a_valid_image(tmp_path, rss_baseline, name):
+    """Mutating a seed that does not decode in the first place would prove little."""
+    path = tmp_path / f"seed.{name.split('-')[0]}"
+    path.write_bytes(SEEDS[name])
+    assert decode_image(str(path)).pixels.shape == (224, 224, 3)
+    assert _check_image(path, rss_baseline) == "decoded"  # and within the memory bound
 
 
 @FUZZ
-@given(name=st.sampled_from(sorted(SEEDS)), **MUTATIONS)
+@given(name=st.sampled_from(sorted(SEEDS)), ext=IMAGE_EXT, **MUTATIONS)
 @example(name="png-strip", cut=1.0, flips=[], insert=b"", ext=".png")
 @example(name="tif-float-nan", cut=1.0, flips=[], insert=b"", ext=".tif")
 @example(name="jpg", cut=0.5, flips=[], insert=b"", ext=".jpg")
 @example(name="png", cut=1.0, flips=[(0.5, 0)], insert=b"\x00" * 8, ext=".png")
+@example(name="png", cut=0.5, flips=[], insert=b"", ext=".png")
+@example(name="jpg", cut=1.0, flips=[(0.5, 0)], insert=b"\xff\xd9", ext=".jpeg")  # EOI inside
 def test_mutated_generated_images(tmp_path, rss_baseline, name, cut, flips, insert, ext):
     path = tmp_path / f"fuzz{ext}"
     path.write_bytes(_mutate(SEEDS[name], cut, flips, insert))
@@ -158,7 +170,7 @@ def test_mutated_generated_images(tmp_path, rss_baseline, name, cut, flips, inse
 
 
 @FUZZ
-@given(index=st.integers(0, 10_000), **MUTATIONS)
+@given(index=st.integers(0, 10_000), ext=IMAGE_EXT, **MUTATIONS)
 def test_mutated_real_photos(tmp_path, rss_baseline, photo_seeds, index, cut, flips, insert, ext):
     name = sorted(photo_seeds)[index % len(photo_seeds)]
     path = tmp_path / f"fuzz{ext}"
@@ -183,6 +195,14 @@ def test_png_headers_with_any_geometry(tmp_path, rss_baseline, width, height, de
     _check_image(path, rss_baseline)
 
 
+@FUZZ
+@given(data=st.binary(max_size=4096), ext=IMAGE_EXT)
+def test_random_bytes_as_images(tmp_path, rss_baseline, data, ext):
+    path = tmp_path / f"random{ext}"
+    path.write_bytes(data)
+    _check_image(path, rss_baseline)
+
+
 def _check_text(path: Path) -> None:
     try:
         text = read_text(str(path))
@@ -197,6 +217,7 @@ def _check_text(path: Path) -> None:
         assert 0 <= chunk.start < len(text)
         first_word = chunk.text.split(" ")[0]
         assert text.startswith(first_word, chunk.start)  # the offset points into the text
+        assert text[chunk.start] == chunk.text[0]
     assert [c.start for c in chunks] == sorted({c.start for c in chunks})
 
 
@@ -214,6 +235,32 @@ MARKUP_TOKENS = [
 
 
 @FUZZ
+@given(data=st.binary(max_size=8192), ext=st.sampled_from(TEXT_EXTENSIONS))
+@example(data=b"\xff\xfe\x00\x00a\x00\x00\x00", ext=".txt")  # UTF-32 BOM
+@example(data=b"<script>never closed", ext=".html")
+def test_random_bytes_as_text(tmp_path, data, ext):
+    path = tmp_path / f"random{ext}"
+    path.write_bytes(data)
+    _check_text(path)
+
+
+@FUZZ
+@given(
+    text=st.text(min_size=1, max_size=2000),
+    encoding=st.sampled_from(ENCODINGS),
+    ext=st.sampled_from(TEXT_EXTENSIONS),
+)
+def test_random_text_in_any_encoding(tmp_path, text, encoding, ext):
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError:
+        data = text.encode("utf-8")
+    path = tmp_path / f"text{ext}"
+    path.write_bytes(data)
+    _check_text(path)
+
+
+@FUZZ
 @given(
     tokens=st.lists(st.sampled_from(MARKUP_TOKENS), max_size=400),
     repeat=st.integers(1, 200),
@@ -227,3 +274,78 @@ def test_markup_soup(tmp_path, tokens, repeat, ext):
     path = tmp_path / f"page{ext}"
     path.write_text("".join(tokens) * repeat, encoding="utf-8")
     _check_text(path)
+
+
+def _seed_sounds() -> dict[str, bytes]:
+    """Half a second of a chord plus noise in every format the decoders take."""
+    import soundfile
+
+    t = np.arange(8000) / 16_000
+    rng = np.random.default_rng(3)
+    samples = (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(len(t))).astype(
+        np.float32
+    )
+    out = {}
+    for ext, fmt, subtype in (
+        ("wav", "WAV", "PCM_16"),
+        ("flac", "FLAC", "PCM_16"),
+        ("ogg", "OGG", "VORBIS"),
+        ("mp3", "MP3", "MPEG_LAYER_III"),
+    ):
+        buffer = io.BytesIO()
+        soundfile.write(buffer, samples, 16_000, format=fmt, subtype=subtype)
+        out[ext] = buffer.getvalue()
+    return out
+
+
+SOUND_SEEDS = _seed_sounds()
+
+
+@pytest.fixture(scope="module")
+def audio_ready(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every sound seed is a valid recording, and the audio stack is imported and warm before
+    the first timed example (a cold first import can take longer than the deadline)."""
+    from xmodal_cli.models.acoustic import shared_features
+    from xmodal_cli.recordings import analyse_recording
+
+    folder = tmp_path_factory.mktemp("sound-seeds")
+    for ext, data in SOUND_SEEDS.items():
+        path = folder / f"seed.{ext}"
+        path.write_bytes(data)
+        recording = analyse_recording(str(path), features=shared_features(), transcribe=None)
+        assert recording.windows and recording.passages, ext
+
+
+def _check_audio(path: Path) -> None:
+    from xmodal_cli.models.acoustic import shared_features
+    from xmodal_cli.recordings import analyse_recording
+
+    try:
+        recording = analyse_recording(str(path), features=shared_features(), transcribe=None)
+    except DecodeError as exc:
+        assert str(exc)
+        return
+    assert recording.windows and recording.passages
+    for window in recording.windows:
+        assert window.vector.dtype == np.float32 and np.isfinite(window.vector).all()
+        assert abs(float(np.linalg.norm(window.vector)) - 1.0) < 1e-3
+
+
+@FUZZ
+@given(ext=st.sampled_from(sorted(SOUND_SEEDS)), **MUTATIONS)
+@example(ext="wav", cut=0.5, flips=[], insert=b"")  # truncated mid-data
+@example(ext="wav", cut=0.02, flips=[], insert=b"")  # header only
+@example(ext="wav", cut=1.0, flips=[(0.02, 255), (0.03, 255)], insert=b"")  # absurd sizes
+@example(ext="wav", cut=0.029296875, flips=[(0.046875, 1)], insert=b"")  # a codec without decoder
+def test_mutated_recordings_decode_or_fail_cleanly(tmp_path, audio_ready, ext, cut, flips, insert):
+    path = tmp_path / f"fuzz.{ext}"
+    path.write_bytes(_mutate(SOUND_SEEDS[ext], cut, flips, insert))
+    _check_audio(path)
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096), ext=st.sampled_from([".wav", ".mp3", ".m4a", ".ogg"]))
+def test_random_bytes_as_recordings(tmp_path, audio_ready, data, ext):
+    path = tmp_path / f"random{ext}"
+    path.write_bytes(data)
+    _check_audio(path)

@@ -20,13 +20,13 @@ import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import RecordingProfile
-from tests.test_indexer import _assert_consistent
+from tests.conftest import ListReporter, RecordingProfile, assert_consistent, run_index
 from xmodal_cli.collection import open_collection
-from xmodal_cli.indexer import IndexOptions, IndexSummary, index_paths
+from xmodal_cli.indexer import IndexSummary
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import MAX_CHUNKS, chunk_text, read_text
@@ -34,60 +34,30 @@ from xmodal_cli.media.text import MAX_CHUNKS, chunk_text, read_text
 REPO = Path(__file__).resolve().parents[1]
 
 
-class Reporter:
-    """Records skips; `on_start` runs after the scan and before the first decode."""
-
-    def __init__(self, on_start: Callable[[], None] | None = None) -> None:
-        self.skips: list[tuple[str, str]] = []
-        self.on_start = on_start
-
-    def start(self, total: int) -> None:
-        if self.on_start:
-            self.on_start()
-
-    def advance(self, count: int = 1) -> None:
-        pass
-
-    def skip(self, path: str, reason: str) -> None:
-        self.skips.append((path, reason))
-
-    def finish(self) -> None:
-        pass
-
-    def reasons(self) -> dict[str, str]:
-        return {os.path.basename(path): reason for path, reason in self.skips}
+T = TypeVar("T")
 
 
-def _run(
-    index: Path,
-    tree: Path,
-    reporter: Reporter | None = None,
-    profile: RecordingProfile | None = None,
-    **options: object,
+def _index_new(
+    index: Path, tree: Path, reporter: ListReporter | None = None, **options: Any
 ) -> IndexSummary:
-    profile = profile or RecordingProfile()
+    """Index `tree` into a new collection at `index`, in batches of 4."""
+    profile = RecordingProfile()
     with open_collection(index, create=True, write=True, profile=profile) as col:
-        summary = index_paths(
-            [tree],
-            catalog=col.catalog,
-            vectors=col.vectors,
-            profile=profile,
-            options=IndexOptions(batch_size=4, **options),  # type: ignore[arg-type]
-            reporter=reporter or Reporter(),  # type: ignore[arg-type]
-        )
-        _assert_consistent(col)  # whatever the input, SQLite and FAISS agree afterwards
+        summary = run_index(col, profile, tree, reporter=reporter, batch_size=4, **options)
+        assert_consistent(col)  # whatever the input, SQLite and FAISS agree afterwards
     return summary
 
 
-def _in_thread(work: Callable[[], object], seconds: float, unblock: Callable[[], None]) -> object:
+def _in_thread(work: Callable[[], T], seconds: float, unblock: Callable[[], None]) -> T:
     """Run `work`; if it is still busy after `seconds`, call `unblock` and fail."""
-    outcome: dict[str, object] = {}
+    values: list[T] = []
+    errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            outcome["value"] = work()
+            values.append(work())
         except BaseException as exc:  # handed to the test thread
-            outcome["error"] = exc
+            errors.append(exc)
 
     worker = threading.Thread(target=target, daemon=True)
     worker.start()
@@ -96,9 +66,9 @@ def _in_thread(work: Callable[[], object], seconds: float, unblock: Callable[[],
         unblock()
         worker.join(10)
         pytest.fail(f"the run was still blocked after {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]
+    if errors:
+        raise errors[0]
+    return values[0]
 
 
 def _release_fifos(*fifos: Path) -> Callable[[], None]:
@@ -110,7 +80,7 @@ def _release_fifos(*fifos: Path) -> Callable[[], None]:
     return release
 
 
-def _in_subprocess(code: str, timeout: float = 120) -> dict[str, object]:
+def _in_subprocess(code: str, timeout: float = 120) -> dict[str, Any]:
     """Run `code` in a fresh interpreter (clean ru_maxrss); it prints one JSON line."""
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -121,7 +91,8 @@ def _in_subprocess(code: str, timeout: float = 120) -> dict[str, object]:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 # -- files that change while a run reads them ----------------------------------------------
@@ -146,8 +117,7 @@ MEASURE_RUN = """
     def run(index, tree):
         profile = RecordingProfile()
         with open_collection(Path(index), create=True, write=True, profile=profile) as col:
-            return index_paths([Path(tree)], catalog=col.catalog, vectors=col.vectors,
-                               profile=profile)
+            return index_paths([Path(tree)], vectors=col.vectors, profile=profile)
 
     run(sys.argv[1] + "/warm-idx", sys.argv[1] + "/warm")  # lazy imports, SQLite, FAISS
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -209,7 +179,7 @@ def test_a_small_file_that_decodes_to_64_megapixels_costs_one_decoded_copy(tmp_p
         """
     )
     assert result["corner"] == [200, 30, 30]
-    assert result["growth_mb"] < 256 * 1.5  # type: ignore[operator]
+    assert result["growth_mb"] < 256 * 1.5
 
 
 # -- not what the name says ----------------------------------------------------------------
@@ -251,9 +221,11 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_block_the_run(tmp_pat
         swapped.unlink()
         os.mkfifo(swapped)
 
-    reporter = Reporter(on_start=swap)
-    summary = _in_thread(lambda: _run(tmp_path / "idx", tree, reporter), 3, _release_fifos(swapped))
-    assert summary.indexed == 1  # type: ignore[attr-defined]
+    reporter = ListReporter(on_start=swap)
+    summary = _in_thread(
+        lambda: _index_new(tmp_path / "idx", tree, reporter), 3, _release_fifos(swapped)
+    )
+    assert summary.indexed == 1
     assert reporter.reasons() == {"swapped.txt": "not a regular file"}
 
 
@@ -271,6 +243,6 @@ def test_a_threaded_run_leaves_the_warning_filters_as_they_were(tmp_path, photo_
     decode_image(str(tree / "coffee.png"))  # adds the one narrow PIL filter, once
     before = list(warnings.filters)
     for _ in range(3):
-        _run(tmp_path / "idx", tree, workers=2)
+        _index_new(tmp_path / "idx", tree, workers=2)
         shutil.rmtree(tmp_path / "idx")
     assert warnings.filters == before

@@ -37,7 +37,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+def model_dir(tmp_path_factory) -> Path:
     """A --model-path folder laid out as `xmodal models pull --to` makes it."""
     root = tmp_path_factory.mktemp("models")
     make_tiny_clip(root / registry.CLIP_IMAGE.folder_name)
@@ -48,12 +48,12 @@ def model_dir(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def clip(model_dir):  # type: ignore[no-untyped-def]
+def clip(model_dir):
     return load_profile("clip", device="cpu", model_path=model_dir)
 
 
 @pytest.fixture(scope="module")
-def siglip(model_dir):  # type: ignore[no-untyped-def]
+def siglip(model_dir):
     return load_profile("siglip", device="cpu", model_path=model_dir)
 
 
@@ -114,7 +114,7 @@ def test_clip_pixels_equal_the_reference_processor(model_dir) -> None:
         str(model_dir / registry.CLIP_IMAGE.folder_name / "0_CLIPModel")
     )
     expected = reference(images=[Image.fromarray(p) for p in pixels], return_tensors="pt")
-    ours = normalise_pixels(pixels, reference.image_mean, reference.image_std)
+    ours = normalise_pixels(pixels, tuple(reference.image_mean), tuple(reference.image_std))
     assert ours.shape == expected["pixel_values"].shape
     assert np.allclose(ours.numpy(), expected["pixel_values"].numpy(), atol=1e-5)
 
@@ -276,12 +276,12 @@ def test_invalid_numbers_from_a_model_are_refused_not_stored() -> None:
 
 
 def test_passages_fit_what_each_text_tower_reads(clip, siglip, tmp_path) -> None:
-    from xmodal_cli.indexer import _decode
+    from xmodal_cli.decoder import decode_file
     from xmodal_cli.scan import FileRecord
 
     note = tmp_path / "long.txt"
     note.write_text(" ".join(f"word{i}" for i in range(400)))
     record = FileRecord(str(note), "text", note.stat().st_size, note.stat().st_mtime_ns)
     for profile, words in ((clip, 80), (siglip, 40)):
-        decoded = _decode(record, profile)
-        assert max(len(s.split()) for s in decoded.snippets) == words
+        decoded = decode_file(record, profile)
+        assert max(len(p.snippet.split()) for p in decoded.passages) == words

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import RecordingProfile
+from tests.conftest import ListReporter, RecordingProfile
+from tests.conftest import assert_consistent as _assert_consistent
+from tests.conftest import run_index as _run
+from tests.sql import sql
 from xmodal_cli.collection import Collection, open_collection
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.indexer import IndexOptions, IndexSummary, index_paths, remove_paths
-from xmodal_cli.store.vectors import VectorIndex
-
-
-class ListReporter:
-    def __init__(self) -> None:
-        self.skips: list[tuple[str, str]] = []
-        self.total = -1
-        self.advanced = 0
-        self.on_start = None
-
-    def start(self, total: int) -> None:
-        self.total = total
-        if self.on_start:
-            self.on_start()
-
-    def advance(self, count: int = 1) -> None:
-        self.advanced += count
-
-    def skip(self, path: str, reason: str) -> None:
-        self.skips.append((path, reason))
-
-    def finish(self) -> None:
-        pass
 
 
 def _tree(root: Path, photo_dir: Path) -> Path:
@@ -52,40 +32,13 @@ def _tree(root: Path, photo_dir: Path) -> Path:
     return root
 
 
-def _run(col: Collection, profile: RecordingProfile, *roots: Path, **kw: object) -> IndexSummary:
-    reporter = kw.pop("reporter", None) or ListReporter()
-    return index_paths(
-        list(roots),
-        catalog=col.catalog,
-        vectors=col.vectors,
-        profile=profile,
-        options=IndexOptions(batch_size=2, workers=2, **kw),  # type: ignore[arg-type]
-        reporter=reporter,  # type: ignore[arg-type]
-    )
-
-
-def _assert_consistent(col: Collection) -> None:
-    """FAISS holds exactly the catalog's item ids, per space, in memory and on disk."""
-    for space, dim in col.vectors.spaces.items():
-        ids = {
-            r[0] for r in col.catalog.conn.execute("SELECT id FROM items WHERE space=?", (space,))
-        }
-        index = col.vectors.get(space)
-        assert index.ntotal == len(ids)
-        if ids:
-            _, found = index.search(np.ones(dim, np.float32), len(ids))
-            assert set(found.tolist()) == ids
-        saved = VectorIndex.load(col.vectors.path(space), dim, col.catalog.generation)
-        assert saved is not None and saved.ntotal == len(ids)
-
-
 @pytest.fixture
 def tree(tmp_path: Path, photo_dir: Path) -> Path:
     return _tree(tmp_path / "tree", photo_dir)
 
 
 @pytest.fixture
-def col(tmp_path: Path, recording_profile: RecordingProfile):  # type: ignore[no-untyped-def]
+def col(tmp_path: Path, recording_profile: RecordingProfile) -> Iterator[Collection]:
     with open_collection(tmp_path / "index", create=True, profile=recording_profile) as c:
         yield c
 
@@ -116,17 +69,18 @@ def test_long_text_becomes_overlapping_chunks_with_title(col, tree, recording_pr
 def test_changed_file_is_reencoded_and_old_items_removed(col, tree, recording_profile):
     _run(col, recording_profile, tree)
     note = tree / "notes" / "recipe.txt"
-    old_items = col.catalog.conn.execute(
+    old_items = sql(
+        col.catalog,
         "SELECT items.id FROM items JOIN files ON files.id = items.file_id WHERE path = ?",
-        (str(note),),
-    ).fetchall()
+        str(note),
+    )
     note.write_text("Waffles need a hot iron and plenty of butter.")
     os.utime(note, ns=(1, 1_700_000_000_000_000_000))
     again = RecordingProfile()
     summary = _run(col, again, tree)
     assert summary.indexed == 1 and summary.unchanged == 6
     assert len(again.texts) == 1 and "Waffles" in again.texts[0] and again.images == []
-    ids_now = {r[0] for r in col.catalog.conn.execute("SELECT id FROM items")}
+    ids_now = {r[0] for r in sql(col.catalog, "SELECT id FROM items")}
     assert not ids_now & {r[0] for r in old_items}
     _assert_consistent(col)
 
@@ -218,8 +172,12 @@ def test_stale_faiss_after_a_crash_is_rebuilt_from_sqlite(tmp_path, tree, record
         expected = c.catalog.space_counts()
     (directory / "text.faiss").write_bytes(b"garbage from a crash")
     with open_collection(directory, profile=RecordingProfile()) as c:
-        assert c.vectors.get("text").ntotal == expected["text"]
-        assert "text" in c.vectors.rebuilt
+        assert c.vectors.saved("text") is None  # the garbage is not taken for an index
+        assert c.vectors.index("text").ntotal == expected["text"]  # rebuilt from SQLite
+    assert (directory / "text.faiss").read_bytes() == b"garbage from a crash"  # a reader
+    with open_collection(directory, write=True, profile=RecordingProfile()) as c:
+        assert c.vectors.save_if_consistent()  # the next writer replaces it
+        assert c.vectors.saved("text") is not None
 
 
 def test_exclude_and_hidden(col, tree, recording_profile):
@@ -244,11 +202,11 @@ def test_remove_deletes_rows_vectors_and_text_from_disk(col, tree, recording_pro
     secret = tree / "notes" / "secret.txt"
     secret.write_text("the password is hunter2-zebra")
     _run(col, recording_profile, tree)
-    removed = remove_paths([tree / "notes"], catalog=col.catalog, vectors=col.vectors)
+    removed = col.remove([tree / "notes"])
     assert removed == 4
     assert all("/notes/" not in p for p in col.catalog.files())
     _assert_consistent(col)
-    col.catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    sql(col.catalog, "PRAGMA wal_checkpoint(TRUNCATE)")
     raw = b"".join(p.read_bytes() for p in col.directory.iterdir() if p.is_file())
     assert b"hunter2-zebra" not in raw
 

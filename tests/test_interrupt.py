@@ -16,6 +16,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+def _default_sigint() -> None:
+    """A child started from a background job inherits SIGINT ignored, and Python then never
+    raises KeyboardInterrupt: give it the default, as a terminal would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _committed_files(db: Path) -> int:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
@@ -35,7 +41,11 @@ def test_sigint_mid_index_keeps_committed_batches(tmp_path, photo_dir, lite_prof
     index = tmp_path / "index"
     cmd = [sys.executable, "-m", "xmodal_cli", "index", str(corpus), "--index-dir", str(index)]
     proc = subprocess.Popen(
-        [*cmd, "--batch-size", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*cmd, "--batch-size", "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 120
     while _committed_files(index / "catalog.db") == 0 and time.monotonic() < deadline:
@@ -79,7 +89,9 @@ def test_sigint_during_long_recordings_stops_within_a_block(tmp_path, lite_profi
         sounds.write(folder / f"talk_{name}.wav", talk, rate)
     index = tmp_path / "index"
     cmd = [sys.executable, "-m", "xmodal_cli", "index", str(folder), "--index-dir", str(index)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint
+    )
     time.sleep(12)  # models loaded, both workers inside a recording
     interrupted = time.monotonic()
     proc.send_signal(signal.SIGINT)

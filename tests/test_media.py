@@ -14,12 +14,12 @@ import pytest
 from PIL import Image
 
 from bench.sample_photos import copy_sample_photos
-from xmodal_cli.media import DecodeError, text
+from xmodal_cli.media import DecodeError
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import (
     MAX_CHUNKS,
-    OVERLAP_WORDS,
     chunk_text,
+    overlap_words,
     read_text,
     strip_markup,
     title_words,
@@ -291,8 +291,10 @@ def test_chunk_text_overlap_and_offsets() -> None:
         assert source[chunk.start : chunk.start + len(first)] == first
         assert source[chunk.start - 1].isspace()
         assert "  " not in chunk.text and "\n" not in chunk.text
+    overlap = overlap_words(len(chunks[0].text.split()))
+    assert overlap == 120 // 4  # a quarter of a passage
     for earlier, later in itertools.pairwise(chunks):
-        assert earlier.text.split()[-OVERLAP_WORDS:] == later.text.split()[:OVERLAP_WORDS]
+        assert earlier.text.split()[-overlap:] == later.text.split()[:overlap]
     assert chunks[-1].text.split()[-1] == "w399"  # nothing lost at the end
     covered = {w for c in chunks for w in c.text.split()}
     assert covered == set(words)
@@ -319,9 +321,8 @@ def test_chunk_text_is_capped() -> None:
     assert len(chunk_text(many, words=4, overlap=1)) == MAX_CHUNKS
 
 
-def test_chunk_cap_follows_module_constant(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(text, "MAX_CHUNKS", 3)
-    assert len(chunk_text(" ".join(["w"] * 1000), words=10, overlap=2)) == 3
+def test_chunk_cap_follows_max_chunks() -> None:
+    assert len(chunk_text(" ".join(["w"] * 1000), words=10, overlap=2, max_chunks=3)) == 3
 
 
 @pytest.mark.parametrize(
@@ -338,17 +339,13 @@ def test_title_words(path: str, expected: str) -> None:
     assert title_words(path) == expected
 
 
-def test_read_is_capped_at_max_text_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(text, "MAX_TEXT_BYTES", 10)
+def test_read_is_capped_at_max_bytes(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_text("abcdefghijklmnopqrstuvwxyz")
-    assert read_text(str(path)) == "abcdefghij"
+    assert read_text(str(path), max_bytes=10) == "abcdefghij"
 
 
-def test_multibyte_character_cut_by_cap_does_not_crash(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(text, "MAX_TEXT_BYTES", 10)
+def test_multibyte_character_cut_by_cap_does_not_crash(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_text("abcdefghi€ and more")  # € is 3 bytes: bytes 10-12, cut after the first
-    assert read_text(str(path)) == "abcdefghi"  # UTF-8 kept, not misread as cp1252
+    assert read_text(str(path), max_bytes=10) == "abcdefghi"  # UTF-8 kept, not cp1252

@@ -17,13 +17,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def real_index(tmp_path_factory, lite_profile, photo_dir):  # type: ignore[no-untyped-def]
+def real_index(tmp_path_factory, lite_profile, photo_dir):
     notes = write_notes(tmp_path_factory.mktemp("notes"))
     directory = tmp_path_factory.mktemp("real-index")
     with open_collection(directory, create=True, profile=lite_profile) as col:
         summary = index_paths(
             [photo_dir, notes[0].parent],
-            catalog=col.catalog,
             vectors=col.vectors,
             profile=lite_profile,
             options=IndexOptions(batch_size=8),
@@ -82,7 +81,6 @@ def test_image_vectors_are_unit_and_deterministic(lite_profile, photo_dir):
 def test_text_query_ranks_the_right_photo_first(real_index, query, expected):
     rows = search_text(
         query,
-        catalog=real_index.catalog,
         vectors=real_index.vectors,
         profile=real_index.profile,
         limit=5,
@@ -95,7 +93,6 @@ def test_text_query_ranks_the_right_photo_first(real_index, query, expected):
 def test_text_query_finds_the_right_note(real_index, query, expected):
     rows = search_text(
         query,
-        catalog=real_index.catalog,
         vectors=real_index.vectors,
         profile=real_index.profile,
         limit=3,
@@ -124,7 +121,6 @@ def test_transformed_copy_finds_its_original_first(real_index, photo_dir, tmp_pa
         variant.save(copy, quality=85)
         rows = search_similar(
             copy,
-            catalog=real_index.catalog,
             vectors=real_index.vectors,
             profile=real_index.profile,
             limit=3,
@@ -136,7 +132,6 @@ def test_transformed_copy_finds_its_original_first(real_index, photo_dir, tmp_pa
 def test_similar_of_an_indexed_photo_leaves_it_out(real_index, photo_dir):
     rows = search_similar(
         photo_dir / "chelsea.png",
-        catalog=real_index.catalog,
         vectors=real_index.vectors,
         profile=real_index.profile,
         limit=5,

@@ -11,33 +11,32 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RecordingProfile
-from tests.test_indexer import ListReporter
+from tests.conftest import ListReporter, RecordingProfile, run_index
+from tests.sql import sql
 from xmodal_cli.collection import open_collection
-from xmodal_cli.indexer import IndexOptions, index_paths
+from xmodal_cli.indexer import IndexSummary
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.text import MAX_CHUNKS, chunk_text, read_text
 
 
-def _index(directory: Path, tree: Path, reporter: ListReporter | None = None):  # type: ignore[no-untyped-def]
+def _index(
+    directory: Path, tree: Path, reporter: ListReporter | None = None
+) -> tuple[IndexSummary, RecordingProfile, dict[str, str]]:
+    """Index `tree` into a new collection; also return each file's stored snippets."""
     profile = RecordingProfile()
     with open_collection(directory, create=True, write=True, profile=profile) as col:
-        summary = index_paths(
-            [tree],
-            catalog=col.catalog,
-            vectors=col.vectors,
-            profile=profile,
-            options=IndexOptions(batch_size=4),
-            reporter=reporter or ListReporter(),  # type: ignore[arg-type]
-        )
+        summary = run_index(col, profile, tree, reporter=reporter, batch_size=4)
         snippets = {
             path: snippet
-            for path, snippet in col.catalog.conn.execute(
-                "SELECT files.path, items.snippet FROM items JOIN files ON files.id = items.file_id"
+            for path, snippet in sql(
+                col.catalog,
+                "SELECT files.path, items.snippet FROM items "
+                "JOIN files ON files.id = items.file_id",
             )
         }
     return summary, profile, snippets
@@ -129,54 +128,98 @@ def test_binary_files_with_text_names_are_skipped(tmp_path, photo_dir):
     assert {r for _, r in reporter.skips} == {"looks like a binary file"}
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0, reason="needs root to drop privileges; as a user, chmod works directly"
+LOCKED = {  # what is locked in the tree below, and the reason its skip gives
+    "secret.txt": "permission denied",
+    "cat.png": "permission denied",
+    "locked": "cannot read folder: Permission denied",
+}
+
+
+def _tree_with_locked_entries(base: Path, photo_dir: Path) -> Path:
+    tree = base / "tree"
+    (tree / "locked").mkdir(parents=True)
+    (tree / "ok.txt").write_text("a readable note")
+    (tree / "secret.txt").write_text("cannot read me")
+    (tree / "locked" / "inside.txt").write_text("behind a locked folder")
+    shutil.copyfile(photo_dir / "chelsea.png", tree / "cat.png")
+    return tree
+
+
+def _lock(tree: Path) -> None:
+    for name in LOCKED:
+        os.chmod(tree / name, 0o000)
+
+
+def _index_as_this_user(base: Path, tree: Path) -> tuple[int, list[tuple[str, str]]]:
+    """As a user, chmod 000 is enough: the file's owner cannot read it either."""
+    _lock(tree)
+    reporter = ListReporter()
+    summary, _, _ = _index(base / "idx", tree, reporter)
+    return summary.indexed, reporter.skips
+
+
+def _index_as_nobody(base: Path, tree: Path) -> tuple[int, list[tuple[str, str]]]:
+    """Root reads anything, so the run happens in a child that becomes `nobody`."""
+    for path in [base, *base.rglob("*")]:
+        os.chown(path, 65534, 65534)
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    _lock(tree)
+    # A forked child (no exec: the interpreter under /root is closed to `nobody`).
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        status = 1
+        try:
+            os.close(read_end)
+            os.setgid(65534)
+            os.setuid(65534)
+            reporter = ListReporter()
+            summary, _, _ = _index(base / "idx", tree, reporter)
+            payload = {"indexed": summary.indexed, "skips": sorted(reporter.skips)}
+            os.write(write_end, json.dumps(payload).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        output = pipe.read()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    result = json.loads(output)
+    return result["indexed"], [(path, reason) for path, reason in result["skips"]]
+
+
+@pytest.mark.parametrize(
+    "index_unprivileged",
+    [
+        pytest.param(
+            _index_as_this_user,
+            id="user-chmod",
+            marks=pytest.mark.skipif(
+                os.geteuid() == 0, reason="root reads anything: the root variant runs instead"
+            ),
+        ),
+        pytest.param(
+            _index_as_nobody,
+            id="root-drops-privileges",
+            marks=pytest.mark.skipif(
+                os.geteuid() != 0, reason="only root can drop privileges: the user variant runs"
+            ),
+        ),
+    ],
 )
-def test_unreadable_files_and_folders_are_skipped_with_a_reason(photo_dir):
-    # Root reads anything, so the run happens in a child that becomes `nobody`.
+def test_unreadable_files_and_folders_are_skipped_with_a_reason(
+    photo_dir: Path,
+    index_unprivileged: Callable[[Path, Path], tuple[int, list[tuple[str, str]]]],
+) -> None:
+    # Outside tmp_path: pytest's base folder under /tmp is closed to `nobody`.
     base = Path(tempfile.mkdtemp(prefix="xmodal-perm-"))
     try:
-        tree = base / "tree"
-        (tree / "locked").mkdir(parents=True)
-        (tree / "ok.txt").write_text("a readable note")
-        (tree / "secret.txt").write_text("cannot read me")
-        (tree / "locked" / "inside.txt").write_text("behind a locked folder")
-        shutil.copyfile(photo_dir / "chelsea.png", tree / "cat.png")
-        for path in [base, *base.rglob("*")]:
-            os.chown(path, 65534, 65534)
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        os.chmod(tree / "secret.txt", 0o000)
-        os.chmod(tree / "cat.png", 0o000)
-        os.chmod(tree / "locked", 0o000)
-        # A forked child (no exec: the interpreter under /root is closed to `nobody`).
-        read_end, write_end = os.pipe()
-        child = os.fork()
-        if child == 0:  # pragma: no cover - runs in the child
-            status = 1
-            try:
-                os.close(read_end)
-                os.setgid(65534)
-                os.setuid(65534)
-                reporter = ListReporter()
-                summary, _, _ = _index(base / "idx", tree, reporter)
-                payload = {"indexed": summary.indexed, "skips": sorted(reporter.skips)}
-                os.write(write_end, json.dumps(payload).encode())
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        with os.fdopen(read_end) as pipe:
-            output = pipe.read()
-        _, status = os.waitpid(child, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        result = json.loads(output)
-        reasons = {Path(p).name: r for p, r in result["skips"]}
-        assert result["indexed"] == 1
-        assert reasons == {
-            "secret.txt": "permission denied",
-            "cat.png": "permission denied",
-            "locked": "cannot read folder: Permission denied",
-        }
+        tree = _tree_with_locked_entries(base, photo_dir)
+        indexed, skips = index_unprivileged(base, tree)
+        reasons = {Path(p).name: r for p, r in skips}
+        assert indexed == 1
+        assert reasons == LOCKED
     finally:
         for path in [base, *base.rglob("*")]:
             os.chmod(path, 0o700)

@@ -12,8 +12,10 @@ import faiss
 import numpy as np
 import pytest
 
+from tests.sql import sql
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.store.catalog import DB_NAME, SCHEMA_VERSION, Catalog, NewItem
+from xmodal_cli.store.catalog import DB_NAME, SCHEMA_VERSION, Catalog
+from xmodal_cli.store.rows import NewItem
 from xmodal_cli.store.vectors import VectorIndex, VectorStore
 
 DIM = 8
@@ -31,7 +33,7 @@ def _mode(path: Path) -> int:
 
 @pytest.fixture
 def catalog(tmp_path: Path):
-    cat = Catalog.open(tmp_path / "index", create=True)
+    cat = Catalog.open(tmp_path / "index", create=True, writable=True)
     yield cat
     cat.close()
 
@@ -63,11 +65,12 @@ def test_open_without_create_on_empty_dir_explains(tmp_path: Path) -> None:
 
 def test_create_sets_wal_schema_and_private_modes(tmp_path: Path) -> None:
     directory = tmp_path / "fresh" / "index"
-    cat = Catalog.open(directory, create=True)
+    cat = Catalog.open(directory, create=True, writable=True)
     try:
-        assert cat.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert cat.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert cat.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert sql(cat, "PRAGMA journal_mode")[0][0] == "wal"
+        assert cat.user_version() == SCHEMA_VERSION
+        assert sql(cat, "PRAGMA user_version")[0][0] == SCHEMA_VERSION
+        assert sql(cat, "SELECT COUNT(*) FROM items")[0][0] == 0  # the tables exist
         assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert cat.generation == 0
         assert _mode(directory / DB_NAME) == 0o600
@@ -81,13 +84,52 @@ def test_create_sets_wal_schema_and_private_modes(tmp_path: Path) -> None:
     # Reopening an existing catalog needs no create and migrates nothing.
     again = Catalog.open(directory, create=False)
     try:
-        assert again.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert again.user_version() == SCHEMA_VERSION
+        assert not again.writable
     finally:
         again.close()
 
 
+def test_a_reader_changes_nothing_and_cannot(tmp_path: Path) -> None:
+    Catalog.open(tmp_path, create=True, writable=True).close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    reader = Catalog.open(tmp_path)
+    try:
+        with pytest.raises(RuntimeError):
+            reader.bind_profile("lite", {"text": 384}, {"text": "minilm"})
+        assert reader.profile_info() is None
+    finally:
+        reader.close(checkpoint=True)  # even asked to, a reader does not checkpoint
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_reader_refuses_an_older_schema_with_the_upgrade_command(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / DB_NAME).close()  # a database never migrated: schema 0
+    with pytest.raises(XmodalError) as caught:
+        Catalog.open(tmp_path)
+    assert "schema 0" in caught.value.message
+    assert caught.value.hint and "xmodal check --repair" in caught.value.hint
+    assert sql(tmp_path, "PRAGMA user_version")[0][0] == 0  # and it did not migrate it
+    writer = Catalog.open(tmp_path, writable=True)  # a writer migrates
+    writer.close()
+    assert sql(tmp_path, "PRAGMA user_version")[0][0] == SCHEMA_VERSION
+
+
+def test_a_failed_migration_leaves_the_schema_as_it_was(tmp_path: Path) -> None:
+    sqlite3.connect(tmp_path / DB_NAME).close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("CREATE TABLE items (x)")  # the migration's CREATE TABLE items will fail
+    conn.commit()
+    conn.close()
+    with pytest.raises(sqlite3.OperationalError):
+        Catalog.open(tmp_path, writable=True)
+    assert sql(tmp_path, "PRAGMA user_version")[0][0] == 0
+    tables = {r[0] for r in sql(tmp_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"items"}  # meta and files were rolled back with it
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    Catalog.open(tmp_path, create=True).close()
+    Catalog.open(tmp_path, create=True, writable=True).close()
     conn = sqlite3.connect(tmp_path / DB_NAME)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
@@ -150,10 +192,7 @@ def test_delete_files_returns_item_ids_and_removes_rows(catalog: Catalog) -> Non
     a = _add_file(catalog, "/p/a.txt", {"text": _unit(rng, 2), "visual": _unit(rng, 1, 4)})
     b = _add_file(catalog, "/p/b.txt", {"text": _unit(rng, 1)})
     before = {int(i) for ids, _ in catalog.iter_vectors("text", DIM) for i in ids}
-    a_items = {
-        r[0]: r[1]
-        for r in catalog.conn.execute("SELECT id, space FROM items WHERE file_id=?", (a,))
-    }
+    a_items = {r[0]: r[1] for r in sql(catalog, "SELECT id, space FROM items WHERE file_id=?", a)}
     with catalog.transaction():
         removed = catalog.delete_files([a])
     assert {space: sorted(ids) for space, ids in removed.items()} == {
@@ -161,9 +200,7 @@ def test_delete_files_returns_item_ids_and_removes_rows(catalog: Catalog) -> Non
         "visual": sorted(i for i, s in a_items.items() if s == "visual"),
     }
     assert catalog.file_by_path("/p/a.txt") is None
-    assert catalog.conn.execute("SELECT COUNT(*) FROM items WHERE file_id=?", (a,)).fetchone() == (
-        0,
-    )
+    assert tuple(sql(catalog, "SELECT COUNT(*) FROM items WHERE file_id=?", a)[0]) == (0,)
     after = {int(i) for ids, _ in catalog.iter_vectors("text", DIM) for i in ids}
     assert after == before - set(removed["text"])
     assert catalog.items_by_id(removed["text"]) == {}
@@ -185,7 +222,11 @@ def test_transaction_rolls_back_on_any_exception(catalog: Catalog, error: BaseEx
     assert catalog.generation == 1
     assert catalog.file_by_path("/p/lost.txt") is None
     assert catalog.space_counts() == {"text": 1}
-    assert not catalog.conn.in_transaction
+    assert sql(catalog, "SELECT path FROM files") == [("/p/kept.txt",)]  # nothing half-written
+    conn = sqlite3.connect(str(catalog.path), timeout=0.1, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")  # no write lock is left behind either
+    conn.execute("ROLLBACK")
+    conn.close()
     # A later transaction works normally after the rollback.
     _add_file(catalog, "/p/next.txt", {"text": _unit(rng, 1)})
     assert catalog.generation == 2
@@ -193,7 +234,7 @@ def test_transaction_rolls_back_on_any_exception(catalog: Catalog, error: BaseEx
 
 def test_committed_changes_survive_reopen(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
-    cat = Catalog.open(tmp_path, create=True)
+    cat = Catalog.open(tmp_path, create=True, writable=True)
     vec = _unit(rng, 1)
     file_id = _add_file(cat, "/p/a.txt", {"text": vec})
     cat.close()
@@ -395,61 +436,59 @@ def test_load_refuses_other_dim(saved: Path) -> None:
 def test_vector_store_rebuilds_stale_index_with_same_results(tmp_path: Path) -> None:
     rng = np.random.default_rng(13)
     directory = tmp_path / "index"
-    cat = Catalog.open(directory, create=True)
+    cat = Catalog.open(directory, create=True, writable=True)
     try:
         for n in range(4):
             _add_file(cat, f"/p/{n}.txt", {"text": _unit(rng, 3), "visual": _unit(rng, 1, 4)})
         query = _unit(rng, 1)[0]
 
         store = VectorStore(directory, cat, SPACES)
-        assert not store.is_current("text")
-        first = store.get("text")
-        assert store.rebuilt == ["text"] and first.ntotal == 12
-        assert store.get("text") is first  # cached
+        assert store.saved("text") is None
+        first = store.index("text")
+        assert first.ntotal == 12
+        assert store.index("text") is first  # cached
         before = first.search(query, 5)
-        store.save()
-        assert store.is_current("text")
-        assert not store.is_current("visual")  # never loaded, never saved
-        assert store.loaded_spaces() == ["text"]
+        assert store.save_if_consistent()
+        assert store.saved("text") is not None
+        assert store.saved("visual") is not None  # every space is saved, loaded or not
+        assert not store.save_if_consistent() or store.saved("text") is not None
 
-        fresh = VectorStore(directory, cat, SPACES)
-        loaded = fresh.get("text")
-        assert fresh.rebuilt == []  # current file: loaded, not rebuilt
-        for a, b in zip(before, loaded.search(query, 5), strict=True):
-            np.testing.assert_array_equal(a, b)
+        # A current file is loaded, not rebuilt: plant one that differs from SQLite.
+        planted = VectorIndex(DIM)
+        planted.add(np.array([999], dtype=np.int64), _unit(rng, 1))
+        planted.save(store.path("text"), cat.generation)
+        assert VectorStore(directory, cat, SPACES).index("text").ntotal == 1
 
         with cat.transaction():
             cat.bump_generation()  # e.g. a crash after commit but before the FAISS save
-        assert not store.is_current("text")
+        assert store.saved("text") is None
         stale = VectorStore(directory, cat, SPACES)
-        rebuilt = stale.get("text")
-        assert stale.rebuilt == ["text"]
-        assert rebuilt.ntotal == 12
+        rebuilt = stale.index("text")
+        assert rebuilt.ntotal == 12  # from SQLite, not the planted file
         scores, ids = rebuilt.search(query, 5)
         np.testing.assert_array_equal(ids, before[1])
         np.testing.assert_allclose(scores, before[0], rtol=1e-6)
-        stale.save()
-        assert stale.is_current("text")
-        assert store.size_bytes() > 0
+        assert stale.save_if_consistent()
+        assert stale.saved("text") is not None
+        assert store.path("text").stat().st_size > 0
     finally:
         cat.close()
 
 
 def test_vector_store_rebuild_reflects_deletions(tmp_path: Path) -> None:
     rng = np.random.default_rng(14)
-    cat = Catalog.open(tmp_path, create=True)
+    cat = Catalog.open(tmp_path, create=True, writable=True)
     try:
         keep = _add_file(cat, "/p/keep.txt", {"text": _unit(rng, 2)})
         gone = _add_file(cat, "/p/gone.txt", {"text": _unit(rng, 2)})
         store = VectorStore(tmp_path, cat, SPACES)
-        store.get("text")
-        store.save()
+        store.rebuild()
         with cat.transaction():
             removed = cat.delete_files([gone])
             cat.bump_generation()
         fresh = VectorStore(tmp_path, cat, SPACES)
-        index = fresh.get("text")
-        assert fresh.rebuilt == ["text"]
+        assert fresh.saved("text") is None
+        index = fresh.index("text")
         _, ids = index.search(_unit(rng, 1)[0], 10)
         assert not set(ids.tolist()) & set(removed["text"])
         assert len(ids) == 2 and keep
@@ -457,19 +496,94 @@ def test_vector_store_rebuild_reflects_deletions(tmp_path: Path) -> None:
         cat.close()
 
 
-def test_is_current_needs_the_faiss_file_too(tmp_path: Path) -> None:
-    cat = Catalog.open(tmp_path, create=True)
+def test_saved_needs_the_faiss_file_too(tmp_path: Path) -> None:
+    cat = Catalog.open(tmp_path, create=True, writable=True)
     try:
         store = VectorStore(tmp_path, cat, SPACES)
-        store.get("text")
-        store.save()
-        assert store.is_current("text")
+        store.rebuild()
+        assert store.saved("text") is not None
         store.path("text").unlink()
-        assert not store.is_current("text")
+        assert store.saved("text") is None
+        assert store.save_if_consistent()  # a missing file is rewritten by the next writer
+        assert store.saved("text") is not None
         (tmp_path / "text.faiss.json").write_text("garbage")
-        assert not store.is_current("text")
+        assert store.saved("text") is None
     finally:
         cat.close()
+
+
+def test_transactions_mirror_commits_into_faiss_and_save_at_the_end(tmp_path: Path) -> None:
+    rng = np.random.default_rng(21)
+    cat = Catalog.open(tmp_path, create=True, writable=True)
+    try:
+        old = _add_file(cat, "/p/old.txt", {"text": _unit(rng, 2)})
+        store = VectorStore(tmp_path, cat, SPACES)
+        with store.writing():
+            with store.transaction() as tx:
+                tx.delete_files([old])
+                new = tx.add_file("/p/new.txt", "text", 1, 1, "h", {})
+                (image_item,) = tx.add_items(new, [NewItem("visual", 0, None, _unit(rng, 1, 4)[0])])
+                text_items = tx.add_items(new, [NewItem("text", 0, "a", _unit(rng, 1)[0])])
+            assert tx.items_added == 2
+            assert set(store.index("text").ids().tolist()) == set(text_items)
+            assert store.index("visual").ids().tolist() == [image_item]
+            assert store.saved("text") is None  # saved when the run ends, not per commit
+        assert cat.generation == 2
+        assert store.saved("text") is not None
+        assert store.saved("visual") is not None
+        assert set(store.saved("text").ids().tolist()) == set(text_items)  # type: ignore[union-attr]
+    finally:
+        cat.close()
+
+
+def test_a_failed_transaction_changes_neither_sqlite_nor_faiss(tmp_path: Path) -> None:
+    rng = np.random.default_rng(22)
+    cat = Catalog.open(tmp_path, create=True, writable=True)
+    try:
+        kept = _add_file(cat, "/p/kept.txt", {"text": _unit(rng, 2)})
+        store = VectorStore(tmp_path, cat, SPACES)
+        with pytest.raises(KeyboardInterrupt), store.writing(), store.transaction() as tx:
+            tx.delete_files([kept])
+            raise KeyboardInterrupt
+        assert cat.generation == 1
+        assert store.index("text").ntotal == 2
+        assert store.saved("text") is not None  # consistent, so saved on the way out
+    finally:
+        cat.close()
+
+
+def test_faiss_that_disagrees_with_sqlite_is_never_saved(tmp_path: Path) -> None:
+    """A Ctrl-C between a commit and its mirror leaves FAISS behind SQLite: not saved."""
+    rng = np.random.default_rng(23)
+    cat = Catalog.open(tmp_path, create=True, writable=True)
+    try:
+        _add_file(cat, "/p/a.txt", {"text": _unit(rng, 3)})
+        store = VectorStore(tmp_path, cat, SPACES)
+        store.index("text").remove([int(store.index("text").ids()[0])])
+        assert not store.save_if_consistent()
+        assert store.saved("text") is None
+    finally:
+        cat.close()
+
+
+def test_a_reader_store_never_writes_and_cannot(tmp_path: Path) -> None:
+    rng = np.random.default_rng(24)
+    writer = Catalog.open(tmp_path, create=True, writable=True)
+    _add_file(writer, "/p/a.txt", {"text": _unit(rng, 3)})
+    writer.close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    cat = Catalog.open(tmp_path)
+    try:
+        store = VectorStore(tmp_path, cat, SPACES, writable=False)
+        assert store.index("text").ntotal == 3  # rebuilt in memory
+        assert store.calibration().stats  # computed in memory
+        with pytest.raises(RuntimeError), store.transaction():
+            pass
+        with pytest.raises(RuntimeError):
+            store.rebuild()
+    finally:
+        cat.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_mapped_index_searches_the_same_and_copies_itself_before_a_change(tmp_path: Path) -> None:

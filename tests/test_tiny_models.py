@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,7 +54,7 @@ def test_clip_loads_in_sentence_transformers_and_encodes_both_modalities(tmp_pat
     model = SentenceTransformer(str(path), device="cpu")
     assert model.get_embedding_dimension() == TINY_CLIP_DIM
     assert model.max_seq_length == 77
-    processor = model[0].processor
+    processor: Any = model[0].processor
     assert type(model[0].model).__name__ == "CLIPModel"
     assert processor.image_processor.crop_size == {"height": 224, "width": 224}
     assert processor.image_processor.size == {"shortest_edge": 224}

@@ -185,7 +185,7 @@ def make_tiny_clip(folder: Path) -> Path:
 
     folder = _prepare(folder)
     vocab, merges = _clip_bpe()
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)  # type: ignore[arg-type]
     image_processor = CLIPImageProcessor(
         do_resize=True,
         size={"shortest_edge": 224},
@@ -253,7 +253,7 @@ def make_tiny_multilingual_text(folder: Path, dim: int = TINY_CLIP_DIM) -> Path:
     try:
         from sentence_transformers.sentence_transformer.modules import Dense
     except ImportError:  # sentence-transformers < 5.4
-        from sentence_transformers.models import Dense
+        from sentence_transformers.models import Dense  # type: ignore[no-redef]
     from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizer
 
     folder = _prepare(folder)
@@ -326,7 +326,7 @@ def make_tiny_siglip(folder: Path) -> Path:
     vocab, merges = _gemma_bpe()
     tokenizer = GemmaTokenizer(
         vocab=vocab,
-        merges=merges,
+        merges=merges,  # type: ignore[arg-type]
         model_max_length=64,
         add_bos_token=False,
         add_eos_token=True,
@@ -391,7 +391,7 @@ def make_tiny_clap(folder: Path) -> Path:
 
     folder = _prepare(folder)
     vocab, merges = _roberta_bpe()
-    tokenizer = RobertaTokenizer(vocab=vocab, merges=merges, model_max_length=512)
+    tokenizer = RobertaTokenizer(vocab=vocab, merges=merges, model_max_length=512)  # type: ignore[arg-type]
     feature_extractor = ClapFeatureExtractor(
         feature_size=64,
         sampling_rate=48_000,

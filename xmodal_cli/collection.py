@@ -1,33 +1,127 @@
-"""An index directory opened for use: catalog, vector store and the profile that filled them."""
+"""The library object: an index directory opened for use, with one method per command.
+
+    from xmodal_cli import open_collection
+
+    with open_collection("~/.local/share/xmodal") as collection:
+        for hit in collection.search("a cat sleeping on a sofa", limit=5):
+            print(hit.rank, hit.path, hit.snippet)
+
+Only a collection opened with `write=True` changes anything in the index folder (it holds
+the writer lock); every other one reads, even when it finds a derived file stale.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xmodal_cli.audit import Report, check_index, repair_index
 from xmodal_cli.errors import XmodalError
+from xmodal_cli.indexer import IndexOptions, IndexSummary, Reporter, index_paths, remove_paths
 from xmodal_cli.models import Profile, load_profile, registry
-from xmodal_cli.store.catalog import DB_NAME, Catalog
+from xmodal_cli.search import Filters, Result, search_similar, search_text
+from xmodal_cli.store.atomic import remove_leftovers
+from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.lock import IndexLock
 from xmodal_cli.store.vectors import VectorStore
 
 
 @dataclass
 class Collection:
-    """Everything one command needs; build with `open_collection`, close when done."""
+    """One index directory; build with `open_collection`, close when done."""
 
     directory: Path
     catalog: Catalog
     vectors: VectorStore
     profile: Profile | None  # None when opened with models=False
     lock: IndexLock | None = None
+    defaulted: bool = False  # a new index whose profile was chosen by `default_profile`
 
     @property
-    def encoders(self) -> Profile:
-        """The profile, for commands that encode (they open with models=True)."""
-        assert self.profile is not None, "this collection was opened without its models"
+    def profile_name(self) -> str | None:
+        info = self.catalog.profile_info()
+        return str(info["name"]) if info else self.profile.name if self.profile else None
+
+    def index(
+        self,
+        paths: Iterable[Path],
+        *,
+        options: IndexOptions | None = None,
+        reporter: Reporter | None = None,
+    ) -> IndexSummary:
+        """Encode what is new or changed under `paths`, prune what is gone."""
+        return index_paths(
+            paths,
+            vectors=self.vectors,
+            profile=self._encoders(),
+            options=options,
+            reporter=reporter,
+        )
+
+    def rebuild(self) -> dict[str, int]:
+        """Recreate every FAISS file from SQLite; vectors per space."""
+        return self.vectors.rebuild()
+
+    def search(
+        self, query: str, *, limit: int = 10, filters: Filters | None = None
+    ) -> list[Result]:
+        """Files whose content best matches a free-text query."""
+        return search_text(
+            query, vectors=self.vectors, profile=self._encoders(), limit=limit, filters=filters
+        )
+
+    def similar(
+        self, path: Path, *, limit: int = 10, filters: Filters | None = None
+    ) -> list[Result]:
+        """Files most like `path` (indexed or not), leaving it out."""
+        return search_similar(
+            path, vectors=self.vectors, profile=self._encoders(), limit=limit, filters=filters
+        )
+
+    def remove(self, paths: Iterable[Path]) -> int:
+        """Forget every indexed file under `paths`; returns how many."""
+        return remove_paths(paths, vectors=self.vectors)
+
+    def check(self, *, repair: bool = False) -> Report:
+        """Verify the index; with `repair`, drop unusable rows and rebuild derived files first."""
+        return repair_index(self.vectors) if repair else check_index(self.vectors)
+
+    def status(self) -> dict[str, Any]:
+        """Facts for `xmodal status`: location, models, counts, size, last update."""
+        catalog = self.catalog
+        info = catalog.profile_info() or {}
+        last = catalog.last_indexed()
+        size = sum(
+            p.stat().st_size
+            for p in self.directory.iterdir()
+            if p.is_file() and not p.name.startswith(".")
+        )
+        space_counts = catalog.space_counts()
+        counts = catalog.counts()
+        return {
+            "index_dir": str(self.directory),
+            "profile": info.get("name"),
+            "models": info.get("models", {}),
+            "dims": info.get("spaces", self.vectors.spaces),
+            "vectors": {space: space_counts.get(space, 0) for space in self.vectors.spaces},
+            "counts": counts,
+            "files": sum(c["files"] for c in counts.values()),
+            "size_bytes": size,
+            "schema_version": catalog.user_version(),
+            "last_indexed": (
+                dt.datetime.fromtimestamp(last).astimezone().isoformat(timespec="seconds")
+                if last
+                else None
+            ),
+        }
+
+    def _encoders(self) -> Profile:
+        if self.profile is None:
+            raise RuntimeError("this collection was opened with models=False")
         return self.profile
 
     def close(self) -> None:
@@ -43,112 +137,93 @@ class Collection:
 
 
 def open_collection(
-    directory: Path,
+    directory: str | os.PathLike[str],
     *,
-    create: bool = False,
     write: bool = False,
+    create: bool = False,
+    model: str | None = None,
     profile: Profile | None = None,
     device: str = "cpu",
     model_path: Path | None = None,
     models: bool = True,
 ) -> Collection:
-    """Open the index in `directory`, checking it was built by the same models.
+    """Open the index in `directory` with the models that built it.
 
-    Without an explicit profile the one recorded in the index is used, so `search` never
-    needs to be told which models built it. `write` takes the directory's writer lock
-    (another writer fails fast with its pid) and clears temp files a killed run left.
-    With `models=False` (status, check, remove: nothing is encoded) the spaces recorded in
-    the index are used and no model file needs to be on the machine.
+    `write` takes the directory's writer lock (another writer fails fast with its pid) and
+    clears temp files a killed run left; `create` (which implies `write`) makes a new index.
+    The profile is the one the index records; a new index uses `model` (a name) or
+    `profile` (an object, e.g. a test's fake), else the best one on this machine
+    (`defaulted` says so). With `models=False` (status, check, remove: nothing is encoded)
+    the spaces recorded in the index are used and no model file needs to be here. A reader
+    never records anything: an index without a profile yet is searched with `lite`.
     """
+    path = Path(directory).expanduser().absolute()
+    write = write or create
     lock = None
     if write:
         if create:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if directory.is_dir():
-            lock = IndexLock(directory).acquire()
-            remove_leftovers(directory)
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.is_dir():
+            lock = IndexLock(path).acquire()
+            remove_leftovers(path)
     try:
-        catalog = Catalog.open(directory, create=create)
+        catalog = Catalog.open(path, create=create, writable=write)
     except BaseException:
         if lock is not None:
             lock.release()
         raise
-    spaces: dict[str, int] = {}
     try:
-        recorded = catalog.profile_info()
-        if profile is None and not models and recorded:
-            spaces = dict(recorded["spaces"])
-        elif profile is None:
-            name = recorded["name"] if recorded else "lite"
-            if name not in registry.PROFILES:
-                raise XmodalError(
-                    f"this index was built with model profile {name!r}, unknown to this xmodal",
-                    "upgrade xmodal, or use another --index-dir",
-                )
-            profile = load_profile(name, device=device, model_path=model_path)
-        if profile is not None:
-            catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
-            spaces = profile.spaces
+        if profile is None:
+            profile, spaces, defaulted = _choose_profile(
+                catalog,
+                write=write,
+                model=model,
+                device=device,
+                model_path=model_path,
+                models=models,
+            )
+        else:
+            _record(catalog, profile, write=write)
+            spaces, defaulted = profile.spaces, False
     except BaseException:
         catalog.close()
         if lock is not None:
             lock.release()
         raise
-    vectors = VectorStore(directory, catalog, spaces, writable=write)
-    return Collection(directory, catalog, vectors, profile, lock)
+    vectors = VectorStore(path, catalog, spaces, writable=write)
+    return Collection(path, catalog, vectors, profile, lock, defaulted)
 
 
-def recorded_profile(directory: Path) -> str | None:
-    """The profile an existing index was built with; None for a new index."""
-    if not (directory / DB_NAME).exists():
-        return None
-    catalog = Catalog.open(directory, create=False)
-    try:
-        info = catalog.profile_info()
-    finally:
-        catalog.close()
-    return str(info["name"]) if info else None
+def _choose_profile(
+    catalog: Catalog,
+    *,
+    write: bool,
+    model: str | None,
+    device: str,
+    model_path: Path | None,
+    models: bool,
+) -> tuple[Profile | None, dict[str, int], bool]:
+    """(profile, spaces, chosen by default); a writer records the profile on first use."""
+    recorded = catalog.profile_info()
+    if not models and model is None:
+        return None, dict(recorded["spaces"]) if recorded else {}, False
+    if recorded and model is None and recorded["name"] not in registry.PROFILES:
+        raise XmodalError(
+            f"this index was built with model profile {recorded['name']!r}, unknown to this xmodal",
+            "upgrade xmodal, or use another --index-dir",
+        )
+    name = model or (str(recorded["name"]) if recorded else None)
+    defaulted = name is None and write
+    if name is None:
+        name = registry.default_profile(model_path) if write else "lite"
+    profile = load_profile(name, device=device, model_path=model_path)
+    _record(catalog, profile, write=write)
+    return profile, profile.spaces, defaulted
 
 
-def leftovers(directory: Path) -> list[Path]:
-    """Temp files (`.NAME-XXXX`) that a killed save left; SQLite's own files are not ours."""
-    return sorted(
-        p for p in directory.iterdir() if p.name.startswith(".") and "-" in p.name and p.is_file()
-    )
-
-
-def remove_leftovers(directory: Path) -> int:
-    """Delete leftover temp files; only safe while holding the writer lock."""
-    found = leftovers(directory)
-    for path in found:
-        path.unlink(missing_ok=True)
-    return len(found)
-
-
-def describe(collection: Collection) -> dict[str, Any]:
-    """Facts for `xmodal status`: location, models, counts, size, last update."""
-    catalog = collection.catalog
-    info = catalog.profile_info() or {}
-    last = catalog.conn.execute("SELECT MAX(indexed_at) FROM files").fetchone()[0]
-    size = sum(
-        p.stat().st_size
-        for p in collection.directory.iterdir()
-        if p.is_file() and not p.name.startswith(".")
-    )
-    space_counts = catalog.space_counts()
-    return {
-        "index_dir": str(collection.directory),
-        "profile": info.get("name", "lite"),
-        "models": info.get("models", {}),
-        "dims": info.get("spaces", collection.vectors.spaces),
-        "vectors": {space: space_counts.get(space, 0) for space in collection.vectors.spaces},
-        "counts": catalog.counts(),
-        "files": sum(c["files"] for c in catalog.counts().values()),
-        "size_bytes": size,
-        "schema_version": int(catalog.get_meta("schema_version") or 0),
-        "last_indexed": (
-            dt.datetime.fromtimestamp(last).astimezone().isoformat(timespec="seconds")
-            if last
-            else None
-        ),
-    }
+def _record(catalog: Catalog, profile: Profile, *, write: bool) -> None:
+    """A writer records the profile on first use; anyone is refused other models."""
+    if write:
+        catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
+    else:
+        catalog.check_profile(profile.name, profile.spaces, profile.model_ids)

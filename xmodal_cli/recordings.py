@@ -27,7 +27,9 @@ from xmodal_cli.models.whisper import Segment, Transcript
 # Decoded (and transcribed) at a time: 4 MB of samples, and a Ctrl-C waits for one block.
 BLOCK_SECONDS = 60.0
 WINDOW_SECONDS = 30.0  # one acoustic item per window
-PASSAGE_WORDS = 60  # transcript segments are joined up to about this many words
+# Transcript segments are joined into passages of the profile's length, but never longer
+# than this: a passage's timestamp should point near every word in it.
+MAX_TRANSCRIPT_WORDS = 60
 DESCRIPTION = -1  # the position of the whole-file description item
 # Whisper needs context: a one-shot sample under a second holds at most one word, which tiny
 # models mishear, and skipping it makes a library of drum hits index ~40x faster.
@@ -77,7 +79,7 @@ def analyse_recording(
     transcribe: Callable[[np.ndarray], Transcript] | None,
     sounds: SoundEncoder | None = None,
     block_seconds: float = BLOCK_SECONDS,
-    passage_words: int = PASSAGE_WORDS,
+    passage_words: int = MAX_TRANSCRIPT_WORDS,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Recording:
     """Decode `path` block by block into items; DecodeError if it holds no usable audio.
@@ -131,7 +133,7 @@ def analyse_recording(
     if folder:
         described.append(f"in {folder}")
     out.passages.append(Passage(DESCRIPTION, ". ".join(described), " · ".join(short)))
-    for start, text in _passages(segments, min(passage_words, PASSAGE_WORDS)):
+    for start, text in _passages(segments, min(passage_words, MAX_TRANSCRIPT_WORDS)):
         out.passages.append(Passage(start, f"{title}: {text}" if title else text, text))
     out.info = {
         "duration": round(seconds, 2),

@@ -47,6 +47,15 @@ def error(message: str, hint: str | None = None) -> None:
         console.print(Text("Hint: ", style="bold") + Text(hint))
 
 
+def default_model_note(name: str) -> None:
+    """Say which profile a new index got without --model."""
+    if name == "lite":
+        note = "model: lite (offline); `xmodal models` lists better ones to pull"
+    else:
+        note = f"model: {name} (found on this machine; --model lite for the offline one)"
+    stderr_console().print(note, style="dim")
+
+
 def results(rows: list[Result], mode: str, *, null: bool = False) -> None:
     """Print search results in the chosen output mode."""
     if mode == "json":

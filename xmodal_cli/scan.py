@@ -50,13 +50,6 @@ def modality_of(path: str) -> str | None:
     return None
 
 
-@dataclass
-class ScanNotes:
-    """What the walk passed over and why (reported as skips)."""
-
-    skipped: list[tuple[str, str]]
-
-
 def _excluded(path: str, root: str, name: str, patterns: tuple[str, ...]) -> bool:
     """A pattern may name the entry ('*.tmp'), a path below the root ('drafts/*') or an
     absolute path ('/home/me/Pictures/cache')."""

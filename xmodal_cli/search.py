@@ -101,7 +101,6 @@ def make_filters(
 def search_text(
     query: str,
     *,
-    catalog: Catalog,
     vectors: VectorStore,
     profile: Profile,
     limit: int = 10,
@@ -118,7 +117,7 @@ def search_text(
     ]
     queries = profile.encode_query(query, frozenset(space for _, space in pairs))
     lists = [
-        _search_space(catalog, vectors, space, queries[space], modality, filters, limit)
+        _search_space(vectors, space, queries[space], modality, filters, limit)
         for modality, space in pairs
     ]
     return _fuse(lists, limit)
@@ -127,7 +126,6 @@ def search_text(
 def search_similar(
     path: Path,
     *,
-    catalog: Catalog,
     vectors: VectorStore,
     profile: Profile,
     limit: int = 10,
@@ -151,7 +149,7 @@ def search_similar(
     targets = sorted(filters.types or {modality})
     # Words are only needed to reach other types: audio -> audio never runs Whisper.
     needs_text = targets != [modality] or profile.like_spaces.get(modality) == profile.text_space
-    query = _query_vectors(absolute, modality, catalog, profile, needs_text)
+    query = _query_vectors(absolute, modality, vectors.catalog, profile, needs_text)
     lists = []
     # Without --type, like finds like: `similar photo.jpg --paths | xargs feh` gets photos.
     for target in targets:
@@ -160,9 +158,7 @@ def search_similar(
         space = profile.like_spaces.get(modality, "") if modality == target else ""
         space = space if space in query else profile.text_space
         if space in query:
-            lists.append(
-                _search_space(catalog, vectors, space, query[space], target, filters, limit)
-            )
+            lists.append(_search_space(vectors, space, query[space], target, filters, limit))
     return _fuse(lists, limit)
 
 
@@ -208,7 +204,6 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def _search_space(
-    catalog: Catalog,
     vectors: VectorStore,
     space: str,
     query: np.ndarray,
@@ -217,8 +212,9 @@ def _search_space(
     limit: int,
 ) -> list[Result]:
     """Best item per file of one modality, widening k until `limit` files pass the filters."""
-    index = vectors.get(space)
+    index = vectors.index(space)
     calibration = vectors.calibration()
+    catalog = vectors.catalog
     k = max(64, limit * 8)
     while True:
         scores, ids = index.search(query, k)

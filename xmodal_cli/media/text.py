@@ -14,7 +14,6 @@ from xmodal_cli.media import DecodeError, open_regular, read_failure
 MAX_TEXT_BYTES = 8 * 1024 * 1024  # read at most 8 MiB of any one file
 MAX_CHUNKS = 2000
 CHUNK_WORDS = 120  # MiniLM truncates at 256 word pieces; 120 words stay inside it
-OVERLAP_WORDS = CHUNK_WORDS // 4  # a quarter of a passage, whatever its length
 
 
 @dataclass(frozen=True)
@@ -25,14 +24,15 @@ class Chunk:
     start: int
 
 
-def read_text(path: str) -> str:
-    """Return the file's text; raise DecodeError for binary, empty or unreadable files."""
+def read_text(path: str, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """Return the file's text (its first `max_bytes`); raise DecodeError for binary, empty or
+    unreadable files."""
     try:
         with open_regular(path) as handle:
-            data = handle.read(MAX_TEXT_BYTES)
+            data = handle.read(max_bytes)
     except OSError as exc:
         raise read_failure(exc) from None
-    text = _decode(data, truncated=len(data) == MAX_TEXT_BYTES)
+    text = _decode(data, truncated=len(data) == max_bytes)
     if os.path.splitext(path)[1].lower() in (".html", ".htm", ".xml"):
         text = strip_markup(text)
     if not text.strip():
@@ -104,20 +104,31 @@ def strip_markup(text: str) -> str:
 _WORD = re.compile(r"\S+")
 
 
-def chunk_text(text: str, words: int = CHUNK_WORDS, overlap: int | None = None) -> list[Chunk]:
-    """Split into passages of about `words` words overlapping by `overlap` (default: a
-    quarter); whitespace is normalised."""
-    step = max(1, words - (words // 4 if overlap is None else overlap))
+def overlap_words(words: int) -> int:
+    """How many words consecutive passages of `words` words share: a quarter of one."""
+    return words // 4
+
+
+def chunk_text(
+    text: str,
+    words: int = CHUNK_WORDS,
+    overlap: int | None = None,
+    *,
+    max_chunks: int = MAX_CHUNKS,
+) -> list[Chunk]:
+    """Split into at most `max_chunks` passages of about `words` words overlapping by
+    `overlap` (default: `overlap_words(words)`); whitespace is normalised."""
+    step = max(1, words - (overlap_words(words) if overlap is None else overlap))
     # Only the words the capped chunks can use: an 8 MiB file of short words is 4M match
     # objects (540 MB, 6 s) if all are listed, and all but the first ~180k are dropped.
-    matches = list(itertools.islice(_WORD.finditer(text), (MAX_CHUNKS - 1) * step + words))
+    matches = list(itertools.islice(_WORD.finditer(text), (max_chunks - 1) * step + words))
     if not matches:
         return []
     chunks = []
     for first in range(0, len(matches), step):
         window = matches[first : first + words]
         chunks.append(Chunk(" ".join(m.group() for m in window), window[0].start()))
-        if first + words >= len(matches) or len(chunks) >= MAX_CHUNKS:
+        if first + words >= len(matches) or len(chunks) >= max_chunks:
             break
     return chunks
 

@@ -32,7 +32,8 @@ def label_embeddings(
     key = hashlib.sha256("\n".join("|".join(p) for p in prompts).encode()).hexdigest()[:16]
     path = cache / f"conse-labels-{key}.npy" if cache else None
     if path is not None and path.exists():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     flat = [p for group in prompts for p in group]
     vectors = encode(flat)
     out = np.zeros((len(prompts), vectors.shape[1]), dtype=np.float32)
@@ -72,7 +73,8 @@ def conse_vectors(
     weights /= weights.sum(axis=1, keepdims=True)
     mixed = np.einsum("nk,nkd->nd", weights, label_vectors[top]).astype(np.float32)
     mixed /= np.maximum(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12)
-    return mixed
+    out: np.ndarray = mixed
+    return out
 
 
 def captions(

