@@ -143,7 +143,7 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
         return
     console = stdout_console()
     console.print(f"[bold]Index[/bold]    {info['index_dir']}")
-    console.print(f"[bold]Profile[/bold]  {info['profile']}")
+    console.print(f"[bold]Profile[/bold]  {info['profile'] or 'none yet (nothing indexed)'}")
     for space, model in info["models"].items():
         console.print(
             f"  {space:<8} {model} ({info['dims'][space]}-d, {info['vectors'][space]} vectors)"
