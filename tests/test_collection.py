@@ -121,3 +121,13 @@ def test_collection_methods_cover_every_command(tmp_path: Path) -> None:
         hits = collection.similar(notes[1], limit=20)
         assert str(notes[1]) not in {hit.path for hit in hits}
         assert str(notes[0]) not in {hit.path for hit in collection.search("anything", limit=20)}
+
+
+def test_a_typo_in_a_path_leaves_no_index_behind(tmp_path: Path) -> None:
+    directory = tmp_path / "index"
+    result = CliRunner().invoke(
+        app, ["index", str(tmp_path / "Picturs"), "--index-dir", str(directory)]
+    )
+    assert result.exit_code == 1
+    assert "path not found" in result.stderr
+    assert not directory.exists()

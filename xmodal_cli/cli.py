@@ -114,9 +114,11 @@ def index(
     with reported_errors():
         from xmodal_cli.collection import open_collection
         from xmodal_cli.indexer import IndexOptions
+        from xmodal_cli.planner import check_roots
 
         if not paths and not rebuild:
             raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
+        check_roots(paths or ())  # a typo'd path must not leave a new, empty index behind
         with open_collection(
             config.index_dir(index_dir),
             write=True,
