@@ -213,7 +213,8 @@ def test_an_index_made_before_audio_gains_the_acoustic_space(tmp_path: Path) -> 
         {"text": 384, "visual": 1280, "acoustic": 162},
         {"text": "a", "visual": "b", "acoustic": "c"},
     )
-    assert catalog.profile_info()["spaces"]["acoustic"] == 162  # type: ignore[index]
+    info = catalog.profile_info()
+    assert info is not None and info["spaces"]["acoustic"] == 162
     with pytest.raises(Exception, match="built with profile"):
         catalog.bind_profile("lite", {"text": 384}, {"text": "changed"})
 

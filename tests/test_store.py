@@ -531,7 +531,8 @@ def test_transactions_mirror_commits_into_faiss_and_save_at_the_end(tmp_path: Pa
         assert cat.generation == 2
         assert store.saved("text") is not None
         assert store.saved("visual") is not None
-        assert set(store.saved("text").ids().tolist()) == set(text_items)  # type: ignore[union-attr]
+        saved = store.saved("text")
+        assert saved is not None and set(saved.ids().tolist()) == set(text_items)
     finally:
         cat.close()
 
