@@ -101,7 +101,7 @@ class FastFakeLite:
     def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         return {}
 
-    def transcribe(self, samples: np.ndarray) -> Any:
+    def transcribe(self, samples: np.ndarray, cancelled: object = None) -> Any:
         from xmodal_cli.models.whisper import Transcript
 
         return Transcript([], 0.0)

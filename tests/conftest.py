@@ -117,7 +117,9 @@ class RecordingProfile:
             captions=[f"fake caption {i}" for i in range(len(pixels))],
         )
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
+    def transcribe(
+        self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False
+    ) -> Transcript:
         """'Hears' one fixed sentence in anything that is not near-silent."""
         self.heard.append(len(samples) / 16_000)
         if float(np.abs(samples).max(initial=0.0)) < 0.01:

@@ -20,6 +20,7 @@ from xmodal_cli.indexer import index_paths
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.audio import SAMPLE_RATE, read_blocks
 from xmodal_cli.models.acoustic import shared_features
+from xmodal_cli.models.whisper import Transcript
 from xmodal_cli.recordings import DESCRIPTION, analyse_recording
 from xmodal_cli.search import make_filters, search_similar, search_text
 from xmodal_cli.store.catalog import Catalog
@@ -394,7 +395,7 @@ def test_similar_recording_to_recording_does_not_transcribe(drum_kit, tmp_path: 
 
 
 class _BrokenWhisper(RecordingProfile):
-    def transcribe(self, samples: np.ndarray):
+    def transcribe(self, samples: np.ndarray, cancelled: object = None) -> Transcript:
         from xmodal_cli.errors import XmodalError
 
         raise XmodalError("cannot load the Whisper model 'large-v9'", "unset XMODAL_WHISPER_MODEL")

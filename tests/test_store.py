@@ -369,7 +369,13 @@ def test_save_is_atomic_and_private(tmp_path: Path) -> None:
     assert _mode(path) == 0o600
     assert _mode(tmp_path / "text.faiss.json") == 0o600
     meta = json.loads((tmp_path / "text.faiss.json").read_text())
-    assert meta == {"generation": 7, "count": 5, "dim": DIM}
+    assert {k: meta[k] for k in ("generation", "count", "dim", "max_id", "kind")} == {
+        "generation": 7,
+        "count": 5,
+        "dim": DIM,
+        "max_id": 5,
+        "kind": "flat",
+    }
 
     loaded = VectorIndex.load(path, DIM, generation=7)
     assert loaded is not None and loaded.ntotal == 5

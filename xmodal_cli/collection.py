@@ -19,15 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from xmodal_cli.audit import Report, check_index, repair_index
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.indexer import IndexOptions, IndexSummary, Reporter, index_paths, remove_paths
-from xmodal_cli.models import Profile, load_profile, registry
-from xmodal_cli.search import Filters, Result, search_similar, search_text
+from xmodal_cli.models import Profile, load_profile, registry, typical_queries
+from xmodal_cli.search import MODALITIES, Filters, Result, search_similar, search_text
 from xmodal_cli.store.atomic import remove_leftovers
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.lock import IndexLock
-from xmodal_cli.store.vectors import VectorStore
+from xmodal_cli.store.vectors import TUNING_SAMPLE, TuningQueries, VectorStore
 
 
 @dataclass
@@ -108,6 +110,7 @@ class Collection:
             "models": info.get("models", {}),
             "dims": info.get("spaces", self.vectors.spaces),
             "vectors": {space: space_counts.get(space, 0) for space in self.vectors.spaces},
+            "indexes": self.vectors.layouts(),
             "counts": counts,
             "files": sum(c["files"] for c in counts.values()),
             "size_bytes": size,
@@ -190,8 +193,23 @@ def open_collection(
         if lock is not None:
             lock.release()
         raise
-    vectors = VectorStore(path, catalog, spaces, writable=write)
+    tuning = _tuning_queries(profile, catalog) if profile is not None and write else None
+    vectors = VectorStore(path, catalog, spaces, writable=write, tuning_queries=tuning)
     return Collection(path, catalog, vectors, profile, lock, defaulted)
+
+
+def _tuning_queries(profile: Profile, catalog: Catalog) -> TuningQueries:
+    """What an approximate index tunes its recall on: typical text queries encoded by the
+    profile in the spaces text queries search; sampled items in like-with-like spaces."""
+
+    def queries(space: str) -> tuple[np.ndarray, str]:
+        if any(space in profile.query_spaces(m) for m in MODALITIES):
+            wanted = frozenset({space})
+            vectors = [profile.encode_query(text, wanted)[space] for text in typical_queries()]
+            return np.stack(vectors), "queries"
+        return catalog.sample_vectors(space, profile.spaces[space], TUNING_SAMPLE), "items"
+
+    return queries
 
 
 def _choose_profile(

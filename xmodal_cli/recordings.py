@@ -121,6 +121,8 @@ def analyse_recording(
             and not all(t.silent for t in traits[first:])
         ):
             heard = transcribe(block.samples)
+            if cancelled():
+                raise DecodeError("cancelled")  # what was heard may stop mid-block
             speech += heard.speech_seconds
             segments += [
                 Segment(s.start + block.start, s.end + block.start, s.text) for s in heard.segments
@@ -161,7 +163,7 @@ def analyse_for(
     return analyse_recording(
         path,
         features=shared_features(),
-        transcribe=profile.transcribe if transcribe else None,
+        transcribe=(lambda samples: profile.transcribe(samples, cancelled)) if transcribe else None,
         sounds=sound_encoder(profile),
         passage_words=profile.passage_words,
         cancelled=cancelled,

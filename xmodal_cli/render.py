@@ -146,7 +146,8 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
     console.print(f"[bold]Profile[/bold]  {info['profile'] or 'none yet (nothing indexed)'}")
     for space, model in info["models"].items():
         console.print(
-            f"  {space:<8} {model} ({info['dims'][space]}-d, {info['vectors'][space]} vectors)"
+            f"  {space:<8} {model} ({info['dims'][space]}-d, {info['vectors'][space]} vectors, "
+            f"{_index_kind(info['indexes'].get(space, {}))})"
         )
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("type")
@@ -158,6 +159,16 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
     console.print(f"[bold]Size[/bold]     {_human_bytes(info['size_bytes'])}")
     if info.get("last_indexed"):
         console.print(f"[bold]Updated[/bold]  {info['last_indexed']}")
+
+
+def _index_kind(index: dict[str, Any]) -> str:
+    """'exact search', or the approximate index with its breadth and measured recall."""
+    if index.get("index") != "ivf":
+        return "exact search"
+    return (
+        f"approximate: IVF {index['nlist']} cells, {index['nprobe']} searched, "
+        f"recall@10 {index['expected_recall_at_10']:.2f} on {index['tuned_on']}"
+    )
 
 
 def model_table(rows: list[dict[str, Any]], *, as_json: bool) -> None:

@@ -28,6 +28,7 @@ from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.vectors import VectorStore
 
 MODALITIES = ("audio", "image", "text")
+PUSH_DOWN_BELOW = 0.25  # a filter keeping less than this share of a space runs inside FAISS
 
 
 @dataclass(frozen=True)
@@ -211,13 +212,24 @@ def _search_space(
     filters: Filters,
     limit: int,
 ) -> list[Result]:
-    """Best item per file of one modality, widening k until `limit` files pass the filters."""
-    index = vectors.index(space)
+    """Best item per file of one modality, widening k until `limit` files pass the filters.
+
+    A type or folder that holds few of the space's items is filtered inside FAISS (an id
+    selector), so finding the only notes among a million photos costs one search, not a
+    widening loop; a filter that keeps most items is cheaper to apply to the hits."""
     calibration = vectors.calibration()
     catalog = vectors.catalog
+    size = vectors.size(space)
+    allowed = None
+    if filters.under or calibration.share(space, modality) < PUSH_DOWN_BELOW:
+        allowed = catalog.matching_items(
+            space, modality, filters.under, int(size * PUSH_DOWN_BELOW)
+        )
+        if allowed is not None and not len(allowed):
+            return []
     k = max(64, limit * 8)
     while True:
-        scores, ids = index.search(query, k)
+        scores, ids = vectors.search(space, query, k, allowed=allowed)
         rows = catalog.items_by_id(ids.tolist())
         calibrated = calibration.z_scores(space, modality, query, scores).tolist()
         best: dict[int, Result] = {}
@@ -243,7 +255,8 @@ def _search_space(
         below_floor = (
             filters.min_score is not None and len(scores) and scores[-1] < filters.min_score
         )
-        if len(best) >= limit or k >= index.ntotal or below_floor:
+        exhausted = k >= size or len(ids) < k  # fewer hits than asked: nothing more to find
+        if len(best) >= limit or exhausted or below_floor:
             return list(best.values())
         k *= 4
 

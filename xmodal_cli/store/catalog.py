@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.store.rows import FileRow, ItemRow, NewItem
+from xmodal_cli.store.rows import FileRow, ItemRow, NewItem, profile_needs_recording
 
 SCHEMA_VERSION = 1
 DB_NAME = "catalog.db"
@@ -243,27 +243,9 @@ class Catalog:
                 self.set_meta("profile", json.dumps(wanted, sort_keys=True))
 
     def check_profile(self, name: str, spaces: dict[str, int], model_ids: dict[str, str]) -> bool:
-        """Whether these models need recording: none yet, or they extend the recorded ones
-        (a newer xmodal added a space: the vectors stored are still valid, so the index grows
-        instead of being refused). Raises if the index was built by other models."""
-        have = self.profile_info()
-        if have is None:
-            return True
-        if have == {"name": name, "spaces": spaces, "models": model_ids}:
-            return False
-        old_spaces, old_models = have.get("spaces", {}), have.get("models", {})
-        if (
-            have.get("name") == name
-            and all(spaces.get(k) == v for k, v in old_spaces.items())
-            and all(model_ids.get(k) == v for k, v in old_models.items())
-        ):
-            return True
-        raise XmodalError(
-            f"this index was built with profile {have.get('name')!r} "
-            f"({', '.join(f'{k}: {v}' for k, v in old_models.items())}), "
-            "not the models this xmodal uses",
-            "use another --index-dir, or delete the index folder and index again",
-        )
+        """Whether these models need recording; raises if other models built the index."""
+        wanted = {"name": name, "spaces": spaces, "models": model_ids}
+        return profile_needs_recording(self.profile_info(), wanted)
 
     def profile_info(self) -> dict[str, Any] | None:
         stored = self.get_meta("profile")
@@ -333,28 +315,39 @@ class Catalog:
         return ids
 
     def iter_vectors(
-        self, space: str, dim: int, chunk: int = 20_000
+        self, space: str, dim: int, *, after_id: int = -1, chunk: int = 20_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, vectors) in chunks, for rebuilding a FAISS index with bounded memory."""
+        """(ids, vectors) of `space` with ids above `after_id`, in chunks of bounded memory."""
         cursor = self._conn.execute(
-            "SELECT id, vector FROM items WHERE space = ? ORDER BY id", (space,)
+            "SELECT id, vector FROM items WHERE space = ? AND id > ? ORDER BY id", (space, after_id)
         )
         while True:
             rows = cursor.fetchmany(chunk)
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
-            yield ids, vectors.reshape(len(rows), dim)
+            yield ids, _matrix([r[1] for r in rows], dim)
+
+    def vectors_by_id(self, space: str, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the given items that still exist in `space`."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for item_id, blob in self._conn.execute(
+                f"SELECT id, vector FROM items WHERE space = ? AND id IN ({marks})", (space, *part)
+            ):
+                found.append(item_id)
+                blobs.append(blob)
+        return np.asarray(found, dtype=np.int64), _matrix(blobs, dim)
 
     def file_vectors(self, file_id: int, space: str, dim: int) -> np.ndarray:
         rows = self._conn.execute(
             "SELECT vector FROM items WHERE file_id = ? AND space = ? ORDER BY position",
             (file_id, space),
         ).fetchall()
-        if not rows:
-            return np.zeros((0, dim), dtype=np.float32)
-        return np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return _matrix([r[0] for r in rows], dim)
 
     def items_by_id(self, ids: Iterable[int]) -> dict[int, ItemRow]:
         id_list = [int(i) for i in ids]
@@ -413,27 +406,45 @@ class Catalog:
             )
         ]
 
-    def sample_vectors(self, space: str, modality: str, dim: int, size: int) -> np.ndarray:
-        """Up to `size` vectors of one (space, modality), taken evenly across item ids."""
-        count = self._scalar(
-            "SELECT COUNT(*) FROM items JOIN files ON files.id = items.file_id "
-            "WHERE items.space = ? AND files.modality = ?",
-            space,
-            modality,
-        )
-        step = max(1, count // size)
-        blobs = self._conn.execute(
-            "SELECT vector FROM ("
-            "  SELECT items.vector, ROW_NUMBER() OVER (ORDER BY items.id) AS n FROM items"
-            "  JOIN files ON files.id = items.file_id WHERE items.space = ? AND files.modality = ?"
-            ") WHERE n % ? = 0 LIMIT ?",
-            (space, modality, step, size),
+    def matching_items(
+        self, space: str, modality: str, under: tuple[str, ...], most: int
+    ) -> np.ndarray | None:
+        """Ids of `space` items of `modality` files inside `under` (any folder if empty), or
+        None when more than `most` match (a filter that keeps that much is cheaper after)."""
+        where, params = ["items.space = ?", "files.modality = ?"], [space, modality]
+        roots = [r.rstrip("/") for r in under]
+        if roots and "" not in roots:  # '/' sorts just before '0': one index range per root
+            one = "(files.path = ? OR (files.path > ? AND files.path < ?))"
+            where.append("(" + " OR ".join([one] * len(roots)) + ")")
+            params += [part for root in roots for part in (root, root + "/", root + "0")]
+        rows = self._conn.execute(
+            "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
+            f"WHERE {' AND '.join(where)} LIMIT ?",
+            (*params, most + 1),
         ).fetchall()
-        if not blobs:
-            return np.zeros((0, dim), dtype=np.float32)
-        return np.frombuffer(b"".join(b[0] for b in blobs), dtype=np.float32).reshape(-1, dim)
+        return None if len(rows) > most else np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def sample_vectors(
+        self, space: str, dim: int, size: int, modality: str | None = None
+    ) -> np.ndarray:
+        """Up to `size` vectors of `space` (of one `modality`, if given), evenly across ids."""
+        where = "items.space = ?" + (" AND files.modality = ?" if modality else "")
+        params = (space, modality) if modality else (space,)
+        joined = f"FROM items JOIN files ON files.id = items.file_id WHERE {where}"
+        step = max(1, self._scalar(f"SELECT COUNT(*) {joined}", *params) // max(size, 1))
+        rows = self._conn.execute(
+            "SELECT vector FROM (SELECT items.vector, ROW_NUMBER() OVER (ORDER BY items.id) AS n "
+            f"{joined}) WHERE n % ? = 0 LIMIT ?",
+            (*params, step, size),
+        ).fetchall()
+        return _matrix([r[0] for r in rows], dim)
 
     def last_indexed(self) -> float | None:
         """When a file was last (re-)encoded, as a Unix time; None for an empty index."""
         value = self._conn.execute("SELECT MAX(indexed_at) FROM files").fetchone()[0]
         return float(value) if value is not None else None
+
+
+def _matrix(blobs: list[bytes], dim: int) -> np.ndarray:
+    """Stored BLOBs as one (n, dim) float32 matrix (read-only: it shares their memory)."""
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from xmodal_cli.errors import XmodalError
+
 
 @dataclass(frozen=True)
 class FileRow:
@@ -42,3 +44,26 @@ class NewItem:
     position: int
     snippet: str | None
     vector: np.ndarray
+
+
+def profile_needs_recording(have: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether the `wanted` profile must be recorded over the one the index has: none yet, or
+    it extends the recorded one (a newer xmodal added a space: the vectors stored are still
+    valid, so the index grows instead of being refused). Raises if other models built it."""
+    if have is None:
+        return True
+    if have == wanted:
+        return False
+    old_spaces, old_models = have.get("spaces", {}), have.get("models", {})
+    if (
+        have.get("name") == wanted["name"]
+        and all(wanted["spaces"].get(k) == v for k, v in old_spaces.items())
+        and all(wanted["models"].get(k) == v for k, v in old_models.items())
+    ):
+        return True
+    raise XmodalError(
+        f"this index was built with profile {have.get('name')!r} "
+        f"({', '.join(f'{k}: {v}' for k, v in old_models.items())}), "
+        "not the models this xmodal uses",
+        "use another --index-dir, or delete the index folder and index again",
+    )

@@ -1,9 +1,4 @@
-"""FAISS index per space, and the one protocol that keeps those files equal to SQLite.
-
-Each `SPACE.faiss` holds exact inner products over unit vectors, ids = catalog item ids, and
-has a `SPACE.faiss.json` sidecar naming the catalog generation it reflects. The FAISS file is
-written first (temp file + os.replace), then the sidecar, so a crash between the two leaves a
-mismatch that triggers a rebuild from SQLite, never a lie.
+"""All spaces of an index folder, and the one protocol that keeps their files equal to SQLite.
 
 Writers change vectors only through `VectorStore`:
 
@@ -12,18 +7,21 @@ Writers change vectors only through `VectorStore`:
             tx.delete_files(ids)
             tx.add_items(tx.add_file(...), items)
 
-so no caller has to know the three rules this module enforces: every space is loaded before
-the first commit (a rebuild after it would already hold the new rows and add them twice),
-each committed change is mirrored into FAISS, and files are saved only when every space
-holds exactly what SQLite holds (a Ctrl-C can land between a commit and its mirror).
-Readers (`writable=False`) memory-map the saved files; one that finds a file stale rebuilds
-that space in memory and leaves the file to the next writer.
+so no caller has to know the rules this module enforces: every space is loaded (and caught
+up with SQLite) before the first commit, each committed change is mirrored into FAISS, and
+files are saved only when every space holds exactly what SQLite holds (a Ctrl-C can land
+between a commit and its mirror). A long run saves at checkpoints, and a save is where a
+space that outgrew exact search gets its approximate index (store/vector_index.py).
+
+Readers (`writable=False`) never write and never train: they memory-map the last saved
+file, whatever generation it reflects, and scan exactly the rows committed after it (ids
+above the file's `max_id`); rows deleted since are dropped because their catalog rows are
+gone. So searching during a long indexing run stays fast and sees every committed file.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,106 +29,25 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli.store import calibration as calibration_store
-from xmodal_cli.store.atomic import write_atomically
 from xmodal_cli.store.calibration import Calibration
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.rows import NewItem
+from xmodal_cli.store.vector_index import (
+    APPROXIMATE_FROM,
+    TRAIN_SAMPLE,
+    Layout,
+    VectorIndex,
+    build_approximate,
+    saved_generation,
+    wanted_kind,
+)
 
+CHECKPOINT_ITEMS = 20_000  # a long run saves after this many new items (or 10 % growth)
+RERANK = 4  # an approximate search fetches this many times k candidates, re-scored exactly
+TUNING_SAMPLE = 300  # item vectors that stand in for queries when no query encoder is given
 
-def _faiss() -> Any:
-    import faiss
-
-    return faiss
-
-
-class VectorIndex:
-    """One space's vectors: IndexIDMap2 over IndexFlatIP (exact, removable ids)."""
-
-    def __init__(self, dim: int, index: Any = None, *, mapped: bool = False) -> None:
-        faiss = _faiss()
-        self.dim = dim
-        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self.mapped = mapped  # vectors live in a read-only file mapping
-
-    def _own(self) -> None:
-        """Copy a memory-mapped index into memory before its first change."""
-        if not self.mapped:
-            return
-        faiss = _faiss()
-        owned = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-        if self.ntotal:
-            owned.add_with_ids(self.index.index.reconstruct_n(0, self.ntotal), self.ids())
-        self.index, self.mapped = owned, False
-
-    @property
-    def ntotal(self) -> int:
-        return int(self.index.ntotal)
-
-    def ids(self) -> np.ndarray:
-        """Every id this index holds, in storage order."""
-        return np.asarray(_faiss().vector_to_array(self.index.id_map), dtype=np.int64)
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids) == 0:
-            return
-        self._own()
-        data = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
-        self.index.add_with_ids(data, np.ascontiguousarray(ids, dtype=np.int64))
-
-    def remove(self, ids: list[int]) -> None:
-        if ids:
-            self._own()
-            self.index.remove_ids(np.asarray(ids, dtype=np.int64))
-
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) for one query vector, best first, FAISS's -1 padding dropped."""
-        if self.ntotal == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        faiss = _faiss()
-        # One query is scanned by one thread anyway; OpenMP's idle spinning only costs time.
-        faiss.omp_set_num_threads(1)
-        data = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim).copy()
-        faiss.normalize_L2(data)
-        scores, ids = self.index.search(data, max(1, min(k, self.ntotal)))
-        keep = ids[0] >= 0
-        return scores[0][keep], ids[0][keep]
-
-    def save(self, path: Path, generation: int) -> None:
-        faiss = _faiss()
-        write_atomically(path, lambda tmp: faiss.write_index(self.index, tmp))
-        _write_json(
-            _sidecar(path), {"generation": generation, "count": self.ntotal, "dim": self.dim}
-        )
-
-    @classmethod
-    def load(
-        cls, path: Path, dim: int, generation: int, *, mapped: bool = False
-    ) -> VectorIndex | None:
-        """The saved index if it reflects `generation`; None if missing, stale or unreadable.
-
-        `mapped` memory-maps the vectors instead of reading them: a cold search on a 300k-item
-        index opens in 0.06 s instead of 0.7 s. Such an index must never be modified.
-        """
-        try:
-            meta = json.loads(_sidecar(path).read_text())
-            if meta.get("generation") != generation or meta.get("dim") != dim:
-                return None
-            faiss = _faiss()
-            flags = faiss.IO_FLAG_MMAP_IFC if mapped else 0
-            index = faiss.read_index(str(path), flags)
-        except (OSError, ValueError, RuntimeError):
-            return None
-        if index.ntotal != meta.get("count") or index.d != dim:
-            return None
-        return cls(dim, index, mapped=mapped)
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
+# space -> typical query vectors for it, and what they are ('queries' or 'items')
+TuningQueries = Callable[[str], tuple[np.ndarray, str]]
 
 
 class Transaction:
@@ -170,14 +87,28 @@ class VectorStore:
     """All spaces of one index directory: read lazily, written only through the protocol."""
 
     def __init__(
-        self, directory: Path, catalog: Catalog, spaces: dict[str, int], *, writable: bool = True
+        self,
+        directory: Path,
+        catalog: Catalog,
+        spaces: dict[str, int],
+        *,
+        writable: bool = True,
+        approximate_from: int = APPROXIMATE_FROM,
+        checkpoint_items: int = CHECKPOINT_ITEMS,
+        tuning_queries: TuningQueries | None = None,
     ) -> None:
         self.directory = directory
         self.writable = writable
         self.catalog = catalog
         self.spaces = spaces
+        self.approximate_from = approximate_from
+        self.checkpoint_items = checkpoint_items
+        self.tuning_queries = tuning_queries
         self._loaded: dict[str, VectorIndex] = {}
+        self._newer: dict[str, VectorIndex] = {}  # a reader's exact scan of unsaved rows
         self._calibration: Calibration | None = None
+        self._writing = False
+        self._since_save = 0
 
     def path(self, space: str) -> Path:
         return self.directory / f"{space}.faiss"
@@ -188,20 +119,61 @@ class VectorStore:
 
     # -- reading -------------------------------------------------------------------------
     def index(self, space: str) -> VectorIndex:
-        """The space's vectors: the saved file if current, else rebuilt from SQLite."""
+        """The space's main index (for a reader: as last saved, without newer rows)."""
         if space not in self._loaded:
-            saved = VectorIndex.load(
-                self.path(space),
-                self.spaces[space],
-                self.catalog.generation,
-                mapped=not self.writable,
-            )
-            self._loaded[space] = saved if saved is not None else self._from_catalog(space)
+            self._loaded[space] = self._open(space)
         return self._loaded[space]
+
+    def search(
+        self, space: str, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), best first: the main index plus unsaved rows, exact scores."""
+        main = self.index(space)
+        wide = k * RERANK if main.approximate else k
+        scores, ids = main.search(query, wide, allowed=allowed)
+        newer = self._newer.get(space)
+        if newer is not None and newer.ntotal:
+            more_scores, more_ids = newer.search(query, k, allowed=allowed)
+            scores, ids = np.concatenate([scores, more_scores]), np.concatenate([ids, more_ids])
+        if main.approximate and len(ids):
+            # Quantised scores only choose candidates; the catalog's vectors rank them.
+            found, vectors = self.catalog.vectors_by_id(space, ids.tolist(), self.spaces[space])
+            unit = query / max(float(np.linalg.norm(query)), 1e-12)
+            scores, ids = (vectors @ unit.astype(np.float32)), found
+        order = np.argsort(-scores, kind="stable")[:k]
+        return scores[order], ids[order]
+
+    def size(self, space: str) -> int:
+        """Vectors this space holds now (saved or not)."""
+        newer = self._newer.get(space)
+        return self.index(space).ntotal + (newer.ntotal if newer is not None else 0)
 
     def saved(self, space: str) -> VectorIndex | None:
         """The space's file as saved, if it claims the catalog's generation (for `check`)."""
         return VectorIndex.load(self.path(space), self.spaces[space], self.catalog.generation)
+
+    def layouts(self) -> dict[str, dict[str, Any]]:
+        """Per space, how its saved index is built (for `status`); nothing is loaded."""
+        out: dict[str, dict[str, Any]] = {}
+        for space, dim in self.spaces.items():
+            saved = VectorIndex.load(self.path(space), dim, None, mapped=True)
+            layout = saved.layout if saved is not None else Layout()
+            out[space] = {
+                "index": layout.kind,
+                "saved_vectors": saved.ntotal if saved is not None else 0,
+                "current": saved_generation(self.path(space)) == self.catalog.generation,
+                **(
+                    {
+                        "nlist": layout.nlist,
+                        "nprobe": layout.nprobe,
+                        "expected_recall_at_10": layout.recall_at_10,
+                        "tuned_on": layout.tuned_on,
+                    }
+                    if layout.kind == "ivf"
+                    else {}
+                ),
+            }
+        return out
 
     def calibration(self) -> Calibration:
         """Score calibration for the current generation (computed in memory if stale)."""
@@ -216,9 +188,11 @@ class VectorStore:
     def writing(self) -> Iterator[VectorStore]:
         """A run of transactions; at its end (Ctrl-C included) save what is consistent."""
         self._require_writer()
+        self._writing = True
         try:
             yield self
         finally:
+            self._writing = False
             self.save_if_consistent()
 
     @contextmanager
@@ -236,10 +210,14 @@ class VectorStore:
                 self._loaded[space].remove(ids)
         for space, (ids, vectors) in tx.added.items():
             self._loaded[space].add(np.asarray(ids, dtype=np.int64), np.stack(vectors))
+        self._since_save += tx.items_added
+        total = sum(index.ntotal for index in self._loaded.values())
+        if self._writing and self._since_save >= max(self.checkpoint_items, total // 10):
+            self.save_if_consistent()  # a checkpoint: readers need not scan a long tail
 
     def save_if_consistent(self) -> bool:
         """Save every space if each holds exactly what SQLite holds; otherwise leave the files
-        stale, to be rebuilt on next use. An unchanged index writes nothing."""
+        stale, to be caught up on next use. An unchanged index writes nothing."""
         counts = self.catalog.space_counts()
         if any(index.ntotal != counts.get(space, 0) for space, index in self._loaded.items()):
             return False
@@ -252,28 +230,77 @@ class VectorStore:
         """Recreate every space and the calibration from SQLite and save them; vectors per space."""
         self._require_writer()
         for space in self.spaces:
-            self._loaded[space] = self._from_catalog(space)
+            self._loaded[space] = self._build(space)
         self._save()
         return {space: index.ntotal for space, index in self._loaded.items()}
 
     def _save(self) -> None:
-        """Write every space (stale ones rebuilt first) and the calibration, for this generation."""
+        """Write every space for this generation, switching a space between exact and
+        approximate search (or retraining it) when its size asks for it; then calibration."""
         generation = self.catalog.generation
         for space in self.spaces:
-            self.index(space).save(self.path(space), generation)
+            index = self.index(space)
+            wanted = wanted_kind(index.ntotal, index.layout, self.approximate_from)
+            if wanted != index.layout.kind:
+                index = self._loaded[space] = self._build(space)
+            index.save(self.path(space), generation)
+        self._since_save = 0
         self._calibration = calibration_store.compute(self.catalog, self.spaces)
         calibration_store.save(self._calibration, self.calibration_path)
+
+    def _open(self, space: str) -> VectorIndex:
+        dim = self.spaces[space]
+        if not self.writable:
+            saved = VectorIndex.load(self.path(space), dim, None, mapped=True)
+            if saved is None:
+                return self._exact(space, after_id=-1)  # never saved: scan it all, in memory
+            if saved_generation(self.path(space)) != self.catalog.generation:
+                self._newer[space] = self._exact(space, after_id=saved.max_id)
+            return saved
+        saved = VectorIndex.load(self.path(space), dim, None)
+        if saved is None:
+            return self._build(space)
+        if saved_generation(self.path(space)) != self.catalog.generation:
+            # Killed after a checkpoint: catch up instead of rebuilding (no retraining).
+            have, want = saved.ids(), self.catalog.item_ids(space)
+            saved.remove(np.setdiff1d(have, want, assume_unique=True).tolist())
+            missing = np.setdiff1d(want, have, assume_unique=True).tolist()
+            for start in range(0, len(missing), 20_000):
+                ids, vectors = self.catalog.vectors_by_id(
+                    space, missing[start : start + 20_000], dim
+                )
+                saved.add(ids, vectors)
+        return saved
+
+    def _build(self, space: str) -> VectorIndex:
+        """A fresh index of the space from SQLite: exact, or approximate when large."""
+        dim = self.spaces[space]
+        size = self.catalog.space_counts().get(space, 0)
+        if wanted_kind(size, Layout(), self.approximate_from) == "flat":
+            return self._exact(space, after_id=-1)
+        if self.tuning_queries is not None:
+            queries, tuned_on = self.tuning_queries(space)
+        else:  # no encoder at hand (check --repair): stored items stand in for queries
+            queries, tuned_on = self.catalog.sample_vectors(space, dim, TUNING_SAMPLE), "items"
+        return build_approximate(
+            dim,
+            lambda: self.catalog.iter_vectors(space, dim),
+            self.catalog.sample_vectors(space, dim, Layout.cells_for(size) * TRAIN_SAMPLE),
+            size,
+            queries,
+            tuned_on,
+        )
+
+    def _exact(self, space: str, *, after_id: int) -> VectorIndex:
+        index = VectorIndex(self.spaces[space])
+        for ids, vectors in self.catalog.iter_vectors(space, self.spaces[space], after_id=after_id):
+            index.add(ids, vectors)
+        return index
 
     def _is_current(self, space: str) -> bool:
         """The saved file loads and claims this generation (memory-mapped: cheap at any size)."""
         dim, generation = self.spaces[space], self.catalog.generation
         return VectorIndex.load(self.path(space), dim, generation, mapped=True) is not None
-
-    def _from_catalog(self, space: str) -> VectorIndex:
-        index = VectorIndex(self.spaces[space])
-        for ids, vectors in self.catalog.iter_vectors(space, self.spaces[space]):
-            index.add(ids, vectors)
-        return index
 
     def _require_writer(self) -> None:
         if not self.writable:
