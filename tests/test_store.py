@@ -27,6 +27,11 @@ def _unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def _stored(vectors: np.ndarray) -> np.ndarray:
+    """What the catalog gives back for `vectors`: float16-rounded, as float32."""
+    return vectors.astype(np.float16).astype(np.float32)
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -153,7 +158,7 @@ def test_bind_profile_records_once_and_refuses_other_models(catalog: Catalog) ->
     assert catalog.profile_info() == info  # the refusal changed nothing
 
 
-def test_add_and_read_back_vectors_byte_identical(catalog: Catalog) -> None:
+def test_vectors_are_stored_as_float16_and_read_back_as_float32(catalog: Catalog) -> None:
     rng = np.random.default_rng(1)
     text_a, vis_a = _unit(rng, 3), _unit(rng, 1, 4)
     text_b = _unit(rng, 2)
@@ -161,9 +166,10 @@ def test_add_and_read_back_vectors_byte_identical(catalog: Catalog) -> None:
     b = _add_file(catalog, "/p/b.txt", {"text": text_b})
     assert catalog.generation == 2
 
-    np.testing.assert_array_equal(catalog.file_vectors(a, "text", DIM), text_a)
-    assert catalog.file_vectors(a, "text", DIM).tobytes() == text_a.tobytes()
-    assert catalog.file_vectors(a, "visual", 4).tobytes() == vis_a.tobytes()
+    back = catalog.file_vectors(a, "text", DIM)
+    assert back.dtype == np.float32 and np.abs(back - text_a).max() < 1e-3
+    assert catalog.file_vectors(a, "text", DIM).tobytes() == _stored(text_a).tobytes()
+    assert catalog.file_vectors(a, "visual", 4).tobytes() == _stored(vis_a).tobytes()
     assert catalog.file_vectors(b, "visual", 4).shape == (0, 4)
 
     chunks = list(catalog.iter_vectors("text", DIM, chunk=2))
@@ -171,7 +177,7 @@ def test_add_and_read_back_vectors_byte_identical(catalog: Catalog) -> None:
     ids = np.concatenate([i for i, _ in chunks])
     vecs = np.concatenate([v for _, v in chunks])
     assert ids.dtype == np.int64 and list(ids) == sorted(ids)
-    assert vecs.tobytes() == np.concatenate([text_a, text_b]).tobytes()
+    assert vecs.tobytes() == _stored(np.concatenate([text_a, text_b])).tobytes()
 
     assert set(catalog.files()) == {"/p/a.txt", "/p/b.txt"}
     row = catalog.file_by_path("/p/a.txt")
@@ -179,12 +185,13 @@ def test_add_and_read_back_vectors_byte_identical(catalog: Catalog) -> None:
     assert catalog.file_by_path("/p/none.txt") is None
 
 
-def test_float64_vectors_are_stored_as_float32(catalog: Catalog) -> None:
+def test_float64_vectors_are_stored_as_float16(catalog: Catalog) -> None:
     vec = np.linspace(0, 1, DIM)  # float64 in
     file_id = _add_file(catalog, "/p/f.txt", {"text": vec[None, :]})
     back = catalog.file_vectors(file_id, "text", DIM)
     assert back.dtype == np.float32
-    np.testing.assert_allclose(back[0], vec, rtol=1e-6)
+    np.testing.assert_array_equal(back[0], _stored(vec))
+    assert sql(catalog, "SELECT length(vector) FROM items") == [(DIM * 2,)]
 
 
 def test_delete_files_returns_item_ids_and_removes_rows(catalog: Catalog) -> None:
@@ -241,7 +248,7 @@ def test_committed_changes_survive_reopen(tmp_path: Path) -> None:
     cat = Catalog.open(tmp_path, create=False)
     try:
         assert cat.generation == 1
-        assert cat.file_vectors(file_id, "text", DIM).tobytes() == vec.tobytes()
+        assert cat.file_vectors(file_id, "text", DIM).tobytes() == _stored(vec).tobytes()
     finally:
         cat.close()
 
@@ -300,7 +307,7 @@ def test_move_file_keeps_items(catalog: Catalog) -> None:
     row = catalog.file_by_path("/new/a.txt")
     assert row is not None and (row.id, row.size, row.mtime_ns) == (fid, 11, 99)
     assert catalog.file_by_path("/old/a.txt") is None
-    assert catalog.file_vectors(fid, "text", DIM).tobytes() == vec.tobytes()
+    assert catalog.file_vectors(fid, "text", DIM).tobytes() == _stored(vec).tobytes()
 
 
 # -- vectors --------------------------------------------------------------------------------
@@ -615,3 +622,42 @@ def test_mapped_index_searches_the_same_and_copies_itself_before_a_change(tmp_pa
     assert found.tolist() == [7]
     reloaded = VectorIndex.load(path, 16, 7)  # the file itself was never touched
     assert reloaded is not None and reloaded.ntotal == 500
+
+
+def test_an_index_of_schema_1_is_migrated_to_float16_by_a_writer_only(tmp_path: Path) -> None:
+    """An index made by the previous release (float32 BLOBs) upgrades in place."""
+    from xmodal_cli.store.catalog import MIGRATIONS
+
+    rng = np.random.default_rng(30)
+    vectors = _unit(rng, 3)
+    conn = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('generation', '1')")
+    conn.execute("INSERT INTO files VALUES (1, '/p/a.txt', 'text', 1, 1, 'h', 0, NULL)")
+    for n, vector in enumerate(vectors):
+        conn.execute(
+            "INSERT INTO items(file_id, space, position, vector) VALUES (1, 'text', ?, ?)",
+            (n, vector.astype(np.float32).tobytes()),
+        )
+    conn.execute("INSERT INTO files VALUES (2, '/p/b.txt', 'text', 1, 1, 'h2', 0, NULL)")
+    conn.execute("INSERT INTO items(file_id, space, position, vector) VALUES (2, 'text', 0, x'00')")
+    conn.close()
+
+    with pytest.raises(XmodalError, match="schema 1"):
+        Catalog.open(tmp_path)  # a reader says how to upgrade, and changes nothing
+    assert sql(tmp_path, "SELECT length(vector) FROM items WHERE position = 0 AND file_id = 1") == [
+        (DIM * 4,)
+    ]
+    writer = Catalog.open(tmp_path, writable=True)
+    try:
+        assert writer.user_version() == SCHEMA_VERSION == 2
+        assert writer.generation == 1  # the vectors' values did not change: FAISS stays valid
+        np.testing.assert_array_equal(writer.file_vectors(1, "text", DIM), _stored(vectors))
+        assert writer.count_bad_vectors("text", DIM) == 1  # the broken one is left for check
+    finally:
+        writer.close()
+    assert sql(tmp_path, "SELECT length(vector) FROM items WHERE position = 0 AND file_id = 1") == [
+        (DIM * 2,)
+    ]

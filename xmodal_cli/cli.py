@@ -310,7 +310,7 @@ def remove(
 ) -> None:
     """Forget indexed files under PATHS (the files themselves are not touched).
 
-    Rows, passages and vectors are deleted and the database is compacted, so no text of a
+    Rows, passages and vectors are deleted and their pages overwritten, so no text of a
     removed file stays behind in the index.
 
     Examples:

@@ -1,16 +1,12 @@
 """SQLite catalog: files, items (one per vector) and meta. The source of truth.
 
-FAISS files are derived from the `items.vector` BLOBs and rebuilt whenever they disagree
-with the catalog's `generation` counter, which is bumped in the same transaction as any
-change to items.
-
+FAISS files derive from the `items.vector` BLOBs; the `generation` counter, bumped in the
+same transaction as any change to items, says which catalog state a FAISS file reflects.
 This is the only module that runs SQL: a schema change touches this file alone. Plain
-`sqlite3` rather than sqlite-utils, because every statement here needs what sqlite-utils
-hides: `BEGIN IMMEDIATE` transactions shared by several writes, BLOB vectors streamed in
-chunks, and numbered migrations tied to `PRAGMA user_version`.
-
-Only a writer (a process holding the index lock) opens the catalog with `writable=True`;
-every other connection is `query_only`, so a reader cannot change the index by mistake.
+`sqlite3`, not sqlite-utils: every statement here needs what sqlite-utils hides
+(`BEGIN IMMEDIATE` transactions spanning several writes, BLOBs streamed in chunks,
+migrations tied to `PRAGMA user_version`). Only a writer (holding the index lock) opens it
+`writable`; every other connection is `query_only`, so a reader cannot change the index.
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,17 +26,20 @@ import numpy as np
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.store.rows import FileRow, ItemRow, NewItem, profile_needs_recording
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "catalog.db"
+# Stored vectors are float16: half the bytes of float32, and cosine scores of unit vectors
+# move by less than 1e-3 (tests/test_models.py checks rankings on real photos and notes).
+VECTOR_DTYPE = np.float16
 _BAD_VECTOR = "space = ? AND (vector IS NULL OR length(vector) != ?)"
+_BYTES = np.dtype(VECTOR_DTYPE).itemsize
 
-
-def _migration_1(conn: sqlite3.Connection) -> None:
-    # executescript would COMMIT the migration's transaction; one statement at a time keeps it.
-    for statement in _split(
-        """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE files (
+# Numbered migrations, as statements: entry N upgrades schema N to N+1, in one transaction.
+# Never edit one that has shipped.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE files (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             path TEXT NOT NULL UNIQUE,
             modality TEXT NOT NULL,
@@ -49,29 +48,28 @@ def _migration_1(conn: sqlite3.Connection) -> None:
             hash TEXT NOT NULL,
             indexed_at REAL NOT NULL,
             info TEXT
-        );
-        CREATE INDEX files_hash ON files(hash);
-        CREATE TABLE items (
+        )""",
+        "CREATE INDEX files_hash ON files(hash)",
+        """CREATE TABLE items (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
             space TEXT NOT NULL,
             position INTEGER NOT NULL,
             snippet TEXT,
             vector BLOB NOT NULL
-        );
-        CREATE INDEX items_file ON items(file_id);
-        CREATE INDEX items_space ON items(space);
-        """
-    ):
-        conn.execute(statement)
+        )""",
+        "CREATE INDEX items_file ON items(file_id)",
+        "CREATE INDEX items_space ON items(space)",
+    ),
+    ("UPDATE items SET vector = float32_to_16(vector)",),  # 2: compact vectors
+]
 
 
-def _split(script: str) -> list[str]:
-    return [part.strip() for part in script.split(";") if part.strip()]
-
-
-# Numbered migrations: entry N upgrades schema N to N+1. Never edit one that has shipped.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+def _float32_to_16(blob: bytes | None) -> bytes | None:
+    """A stored float32 vector as float16; anything unreadable is left for `check`."""
+    if blob is None or len(blob) % 4:
+        return blob
+    return np.frombuffer(blob, dtype=np.float32).astype(VECTOR_DTYPE).tobytes()
 
 
 class Catalog:
@@ -139,11 +137,15 @@ class Catalog:
                 f"this index has schema {version}; this xmodal reads schema {SCHEMA_VERSION}",
                 "run `xmodal check --repair` (or `xmodal index` on its folders) to upgrade it",
             )
+        self._conn.create_function("float32_to_16", 1, _float32_to_16, deterministic=True)
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
-                MIGRATIONS[number](self._conn)
+                for statement in MIGRATIONS[number]:
+                    self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number + 1}")
                 self.set_meta("schema_version", str(number + 1))
+        if version:  # an existing index was rewritten: give the freed pages back to the disk
+            self._conn.execute("VACUUM")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -168,7 +170,7 @@ class Catalog:
 
     def count_bad_vectors(self, space: str, dim: int) -> int:
         """Items of `space` whose BLOB is missing or not `dim` float32s."""
-        return self._scalar(f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}", space, dim * 4)
+        return self._scalar(f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}", space, dim * _BYTES)
 
     def count_items_outside(self, spaces: Iterable[str]) -> int:
         """Items in a space that is not among `spaces` (a profile's spaces)."""
@@ -198,7 +200,7 @@ class Catalog:
         items = 0
         for space, dim in spaces.items():
             items += self._conn.execute(
-                f"DELETE FROM items WHERE {_BAD_VECTOR}", (space, dim * 4)
+                f"DELETE FROM items WHERE {_BAD_VECTOR}", (space, dim * _BYTES)
             ).rowcount
         marks = ",".join("?" * len(spaces))
         items += self._conn.execute(
@@ -304,7 +306,7 @@ class Catalog:
     def add_items(self, file_id: int, items: list[NewItem]) -> list[int]:
         ids = []
         for item in items:
-            vector = np.ascontiguousarray(item.vector, dtype=np.float32)
+            vector = np.ascontiguousarray(item.vector, dtype=VECTOR_DTYPE)
             cursor = self._conn.execute(
                 "INSERT INTO items(file_id, space, position, snippet, vector) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -370,26 +372,16 @@ class Catalog:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Files and items per modality."""
-        out: dict[str, dict[str, int]] = {}
-        for modality, n in self._conn.execute(
-            "SELECT modality, COUNT(*) FROM files GROUP BY modality"
-        ):
-            out.setdefault(modality, {"files": 0, "items": 0})["files"] = n
-        for modality, n in self._conn.execute(
-            "SELECT files.modality, COUNT(*) FROM items JOIN files ON files.id = items.file_id "
-            "GROUP BY files.modality"
-        ):
-            out.setdefault(modality, {"files": 0, "items": 0})["items"] = n
-        return out
+        rows = self._conn.execute(
+            "SELECT files.modality, COUNT(DISTINCT files.id), COUNT(items.id) FROM files "
+            "LEFT JOIN items ON items.file_id = files.id GROUP BY files.modality"
+        )
+        return {modality: {"files": files, "items": items} for modality, files, items in rows}
 
     def space_counts(self) -> dict[str, int]:
         return dict(
             self._conn.execute("SELECT space, COUNT(*) FROM items GROUP BY space").fetchall()
         )
-
-    def vacuum(self) -> None:
-        """Really drop deleted rows (passages of removed files must not linger on disk)."""
-        self._conn.execute("VACUUM")
 
     def item_ids(self, space: str) -> np.ndarray:
         """Every item id of `space`, ascending."""
@@ -446,5 +438,6 @@ class Catalog:
 
 
 def _matrix(blobs: list[bytes], dim: int) -> np.ndarray:
-    """Stored BLOBs as one (n, dim) float32 matrix (read-only: it shares their memory)."""
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+    """Stored BLOBs as one (n, dim) float32 matrix."""
+    stored = np.frombuffer(b"".join(blobs), dtype=VECTOR_DTYPE).reshape(len(blobs), dim)
+    return stored.astype(np.float32)
