@@ -196,6 +196,7 @@ def test_a_type_that_holds_few_items_is_filtered_inside_faiss(
         notes = _add(store, _clustered(rng, 10, centres), folder="/notes", modality="text")
         _add(store, _clustered(rng, 5, centres), folder="/notes-old", modality="text")
     assert store.calibration().share("text", "text") < 0.01
+    assert store.calibration().share("text", "audio") == 0.0  # none: no search at all
     query = _clustered(rng, 1, centres)[0]
     hits = _search_space(store, "text", query, "text", Filters(), limit=50)
     assert len(hits) == 15 and all(h.type == "text" for h in hits)

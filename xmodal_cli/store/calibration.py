@@ -37,7 +37,7 @@ class Calibration:
     def share(self, space: str, modality: str) -> float:
         """The fraction of `space`'s items that belong to files of `modality` (1 if unknown)."""
         total = sum(n for (s, _), n in self.counts.items() if s == space)
-        return self.counts.get((space, modality), total) / total if total else 1.0
+        return self.counts.get((space, modality), 0) / total if total else 1.0
 
     def z_scores(
         self, space: str, modality: str, query: np.ndarray, scores: np.ndarray
