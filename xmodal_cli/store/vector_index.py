@@ -28,10 +28,10 @@ import numpy as np
 from xmodal_cli.store.atomic import write_atomically
 
 # Measured with bench/million.py on this 2-core machine (one thread per query): exact search
-# over 384-d vectors costs about 0.1 ms per thousand items (105 ms at 1M; under 10 ms up to
-# about 90k), so a flat space answers in ~5 ms up to this size; past it an inverted file
-# answers in 1-3 ms at any size.
-APPROXIMATE_FROM = 50_000
+# costs about 0.1-0.19 ms per thousand 384-d items (12 ms at 100k, 105-190 ms at 1M); an
+# inverted file that keeps recall@10 >= 0.95 is only 2-3x faster at 100k but 50-100x faster
+# at 1M (1.2 ms). So a space switches where the inverted file starts to pay.
+APPROXIMATE_FROM = 100_000
 RETRAIN_GROWTH = 4  # retrain once a space holds this many times what it was trained on
 RECALL_TARGET = 0.95
 TRAIN_SAMPLE = 64  # training vectors per cell (FAISS warns below 39)
