@@ -97,3 +97,30 @@ def test_similar_on_an_unindexed_photo_does_not_import_torch(
     assert "LIGHT" in done.stderr, done.stderr
     rows = json.loads(done.stdout)
     assert {Path(r["path"]).name for r in rows} == {p.name for p in folder.iterdir()}
+
+
+def test_indexing_photos_on_a_cpu_machine_does_not_import_torch(
+    tmp_path: Path, photo_dir: Path, lite_profile: LiteProfile
+) -> None:
+    """`--device auto` without a GPU driver never asks torch; both lite networks run on
+    onnxruntime once exported (the session cache holds the exports)."""
+    if config._may_have_gpu():
+        pytest.skip("a GPU driver is present: auto asks torch for CUDA, by design")
+    lite_profile.encode_images(np.zeros((1, 224, 224, 3), np.uint8))  # exports both graphs
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea.png", "coffee.png"):
+        shutil.copyfile(photo_dir / name, folder / name)
+    argv = ["index", str(folder), "--index-dir", str(tmp_path / "index"), "-q", "--json"]
+    code = (
+        "import sys\n"
+        "from xmodal_cli.cli import app\n"
+        "try:\n"
+        f"    app({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('HEAVY' if 'torch' in sys.modules else 'LIGHT', file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "LIGHT" in done.stderr, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["indexed"] == 2

@@ -59,8 +59,8 @@ def resolve_device(requested: str) -> str:
     from xmodal_cli.errors import UsageError
 
     check_device(requested)
-    if requested == "cpu":
-        return "cpu"
+    if requested == "cpu" or (requested == "auto" and not _may_have_gpu()):
+        return "cpu"  # without importing torch (1-2 s): the lite profile runs on onnxruntime
     import torch
 
     cuda = torch.cuda.is_available()
@@ -72,6 +72,18 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if cuda else "mps" if mps else "cpu"
     return requested
+
+
+def _may_have_gpu() -> bool:
+    """False only when neither an NVIDIA driver nor Apple silicon can be present."""
+    import platform
+    import sys
+
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    return any(
+        os.path.exists(p) for p in ("/proc/driver/nvidia/version", "/dev/nvidia0", "/dev/dxg")
+    )
 
 
 def batch_size(requested: int | None, device: str) -> int:
