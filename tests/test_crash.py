@@ -25,9 +25,18 @@ from tests.documents import NOTES
 pytestmark = pytest.mark.slow
 
 
+# The text space switches to an approximate (IVF) index part-way through the run, so kills
+# land before, during and after its first training and checkpoints.
+_ENV = {**os.environ, "XMODAL_APPROXIMATE_FROM": "120"}
+
+
 def _xmodal(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "xmodal_cli", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "xmodal_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_ENV,
     )
 
 
@@ -60,7 +69,7 @@ def test_random_sigkills_never_corrupt_the_index(tmp_path, photo_dir, lite_profi
         before = _committed(index / "catalog.db")
         if before == total:
             break
-        proc = subprocess.Popen([sys.executable, "-m", "xmodal_cli", *args])
+        proc = subprocess.Popen([sys.executable, "-m", "xmodal_cli", *args], env=_ENV)
         time.sleep(rng.uniform(0.3, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -82,4 +91,6 @@ def test_random_sigkills_never_corrupt_the_index(tmp_path, photo_dir, lite_profi
     report = json.loads(_xmodal("check", "--json", "--index-dir", str(index)).stdout)
     assert report["ok"] and report["notes"] == [] and report["checked"]["files"] == total
     assert not [p for p in index.iterdir() if p.name.startswith(".")]
+    status = json.loads(_xmodal("status", "--json", "--index-dir", str(index)).stdout)
+    assert status["indexes"]["text"]["index"] == "ivf"  # the new file survived the kills too
     print(f"survived {survived} SIGKILLs", file=sys.stderr)

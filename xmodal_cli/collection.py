@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal_cli import config
 from xmodal_cli.audit import Report, check_index, repair_index
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.indexer import IndexOptions, IndexSummary, Reporter, index_paths, remove_paths
@@ -29,6 +30,7 @@ from xmodal_cli.search import MODALITIES, Filters, Result, search_similar, searc
 from xmodal_cli.store.atomic import remove_leftovers
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.lock import IndexLock
+from xmodal_cli.store.vector_index import APPROXIMATE_FROM
 from xmodal_cli.store.vectors import TUNING_SAMPLE, TuningQueries, VectorStore
 
 
@@ -194,7 +196,14 @@ def open_collection(
             lock.release()
         raise
     tuning = _tuning_queries(profile, catalog) if profile is not None and write else None
-    vectors = VectorStore(path, catalog, spaces, writable=write, tuning_queries=tuning)
+    vectors = VectorStore(
+        path,
+        catalog,
+        spaces,
+        writable=write,
+        approximate_from=config.approximate_from(APPROXIMATE_FROM),
+        tuning_queries=tuning,
+    )
     return Collection(path, catalog, vectors, profile, lock, defaulted)
 
 

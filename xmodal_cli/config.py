@@ -38,6 +38,13 @@ def model_path(override: Path | None = None) -> Path | None:
     return Path(env).expanduser().absolute() if env else None
 
 
+def approximate_from(default: int) -> int:
+    """Items from which a space is searched approximately: $XMODAL_APPROXIMATE_FROM (for
+    testing and tuning; the default was measured), else `default`."""
+    value = os.environ.get("XMODAL_APPROXIMATE_FROM", "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
