@@ -19,7 +19,7 @@ import numpy as np
 
 from xmodal_cli import config
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.models import SPACE_ACOUSTIC, ImageEncoding, acoustic
+from xmodal_cli.models import SPACE_ACOUSTIC, ImageEncoding, acoustic, hub_onnx
 from xmodal_cli.models.registry import CLAP, CLIP_IMAGE, CLIP_TEXT, SIGLIP, ProfileSpec
 from xmodal_cli.models.whisper import Transcriber, Transcript
 
@@ -289,6 +289,12 @@ class HubProfile:
         # Every model but the audio one makes the vision-language space.
         vision_id = "+".join(m.repo for m in spec.models if m is not CLAP)
         self.clap = ClapTowers(folders[CLAP.repo], resolved)
+        self._query_text: hub_onnx.Encode = self.towers.encode_texts
+        self._query_clap: hub_onnx.Encode = self.clap.encode_texts
+        if resolved == "cpu":  # queries in onnxruntime: a cold search never imports torch
+            self._query_text, self._query_clap = hub_onnx.query_encoders(
+                spec.towers, folders, self._query_text, self._query_clap
+            )
         self.text_space = spec.name
         self.spaces = {
             spec.name: self.towers.dim,
@@ -311,9 +317,9 @@ class HubProfile:
         # Only what is asked: `--type image` never loads CLAP.
         out = {}
         if self.text_space in spaces:
-            out[self.text_space] = self.towers.encode_texts([text])[0]
+            out[self.text_space] = self._query_text([text])[0]
         if SPACE_CLAP in spaces:
-            out[SPACE_CLAP] = self.clap.encode_texts([text])[0]
+            out[SPACE_CLAP] = self._query_clap([text])[0]
         return out
 
     def query_spaces(self, modality: str) -> tuple[str, ...]:
