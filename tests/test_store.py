@@ -652,7 +652,8 @@ def test_an_index_of_schema_1_is_migrated_to_float16_by_a_writer_only(tmp_path: 
     ]
     writer = Catalog.open(tmp_path, writable=True)
     try:
-        assert writer.user_version() == SCHEMA_VERSION == 2
+        assert writer.user_version() == SCHEMA_VERSION == 3
+        assert sql(tmp_path, "SELECT name FROM sqlite_master WHERE name = 'files_modality'")
         assert writer.generation == 1  # the vectors' values did not change: FAISS stays valid
         np.testing.assert_array_equal(writer.file_vectors(1, "text", DIM), _stored(vectors))
         assert writer.count_bad_vectors("text", DIM) == 1  # the broken one is left for check

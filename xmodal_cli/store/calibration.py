@@ -90,11 +90,12 @@ def save(calibration: Calibration, path: Path) -> None:
     write_atomically(path, write)
 
 
-def load(path: Path, generation: int) -> Calibration | None:
-    """The saved calibration if it matches `generation`, else None."""
+def load(path: Path, generation: int | None) -> Calibration | None:
+    """The saved calibration if it matches `generation` (any, if None), else None."""
     try:
         with np.load(path) as data:
-            if int(data["generation"]) != generation:
+            saved_at = int(data["generation"])
+            if generation is not None and saved_at != generation:
                 return None
             stats = {}
             counts = {
@@ -111,4 +112,4 @@ def load(path: Path, generation: int) -> Calibration | None:
                     )
     except (OSError, ValueError, KeyError):
         return None
-    return Calibration(generation, stats, counts)
+    return Calibration(saved_at, stats, counts)

@@ -26,7 +26,7 @@ import numpy as np
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.store.rows import FileRow, ItemRow, NewItem, profile_needs_recording
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "catalog.db"
 # Stored vectors are float16: half the bytes of float32, and cosine scores of unit vectors
 # move by less than 1e-3 (tests/test_models.py checks rankings on real photos and notes).
@@ -62,6 +62,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX items_space ON items(space)",
     ),
     ("UPDATE items SET vector = float32_to_16(vector)",),  # 2: compact vectors
+    ("CREATE INDEX files_modality ON files(modality)",),  # 3: filters by type
 ]
 
 
@@ -144,7 +145,7 @@ class Catalog:
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number + 1}")
                 self.set_meta("schema_version", str(number + 1))
-        if version:  # an existing index was rewritten: give the freed pages back to the disk
+        if 0 < version < 2:  # its vectors were rewritten at half size: return the freed pages
             self._conn.execute("VACUUM")
 
     @contextmanager
@@ -402,15 +403,20 @@ class Catalog:
         self, space: str, modality: str, under: tuple[str, ...], most: int
     ) -> np.ndarray | None:
         """Ids of `space` items of `modality` files inside `under` (any folder if empty), or
-        None when more than `most` match (a filter that keeps that much is cheaper after)."""
-        where, params = ["items.space = ?", "files.modality = ?"], [space, modality]
+        None when more than `most` match (a filter that keeps that much is cheaper after).
+
+        Files are the outer loop (CROSS JOIN fixes the order), found by the path index when
+        folders are given ('/' sorts just before '0': one range per folder; the unary + keeps
+        the modality index out of it) and by the modality index otherwise."""
         roots = [r.rstrip("/") for r in under]
-        if roots and "" not in roots:  # '/' sorts just before '0': one index range per root
+        where, params = ["items.space = ?", "files.modality = ?"], [space, modality]
+        if roots and "" not in roots:
+            where[1] = "+files.modality = ?"
             one = "(files.path = ? OR (files.path > ? AND files.path < ?))"
             where.append("(" + " OR ".join([one] * len(roots)) + ")")
             params += [part for root in roots for part in (root, root + "/", root + "0")]
         rows = self._conn.execute(
-            "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
+            "SELECT items.id FROM files CROSS JOIN items ON items.file_id = files.id "
             f"WHERE {' AND '.join(where)} LIMIT ?",
             (*params, most + 1),
         ).fetchall()

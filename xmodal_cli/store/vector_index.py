@@ -34,6 +34,7 @@ from xmodal_cli.store.atomic import write_atomically
 APPROXIMATE_FROM = 100_000
 RETRAIN_GROWTH = 4  # retrain once a space holds this many times what it was trained on
 RECALL_TARGET = 0.95
+RERANK = 4  # an approximate search takes this many times k candidates, re-scored exactly
 TRAIN_SAMPLE = 64  # training vectors per cell (FAISS warns below 39)
 _NPROBES = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 
@@ -261,7 +262,9 @@ def _tune(
     nprobe = nlist
     for nprobe in [p for p in _NPROBES if p < nlist] + [nlist]:
         params = faiss.SearchParametersIVF(nprobe=nprobe)
-        _, found = built.index.search(queries, 10, params=params)
+        # Search re-scores 10·RERANK candidates exactly, so a true top-10 item is found
+        # exactly when it is among them: that is the recall to tune, not the raw top 10's.
+        _, found = built.index.search(queries, 10 * RERANK, params=params)
         hits = sum(
             len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth, strict=True)
         )

@@ -34,6 +34,7 @@ from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.rows import NewItem
 from xmodal_cli.store.vector_index import (
     APPROXIMATE_FROM,
+    RERANK,
     TRAIN_SAMPLE,
     Layout,
     VectorIndex,
@@ -42,8 +43,9 @@ from xmodal_cli.store.vector_index import (
     wanted_kind,
 )
 
-CHECKPOINT_ITEMS = 20_000  # a long run saves after this many new items (or 10 % growth)
-RERANK = 4  # an approximate search fetches this many times k candidates, re-scored exactly
+# A long run saves after this many new items, or 25 % growth: at a million items each save
+# rewrites every FAISS file, and readers meanwhile scan the newer rows exactly.
+CHECKPOINT_ITEMS = 20_000
 TUNING_SAMPLE = 300  # item vectors that stand in for queries when no query encoder is given
 
 # space -> typical query vectors for it, and what they are ('queries' or 'items')
@@ -176,9 +178,13 @@ class VectorStore:
         return out
 
     def calibration(self) -> Calibration:
-        """Score calibration for the current generation (computed in memory if stale)."""
-        generation = self.catalog.generation
-        if self._calibration is None or self._calibration.generation != generation:
+        """Score calibration: the current generation's for a writer; for a reader the last
+        saved one, even if a run has committed since (statistics of a large index barely
+        move, and computing them costs seconds at a million items). Computed only if none."""
+        generation = None if not self.writable else self.catalog.generation
+        if self._calibration is None or (
+            generation is not None and self._calibration.generation != generation
+        ):
             loaded = calibration_store.load(self.calibration_path, generation)
             self._calibration = loaded or calibration_store.compute(self.catalog, self.spaces)
         return self._calibration
@@ -212,7 +218,7 @@ class VectorStore:
             self._loaded[space].add(np.asarray(ids, dtype=np.int64), np.stack(vectors))
         self._since_save += tx.items_added
         total = sum(index.ntotal for index in self._loaded.values())
-        if self._writing and self._since_save >= max(self.checkpoint_items, total // 10):
+        if self._writing and self._since_save >= max(self.checkpoint_items, total // 4):
             self.save_if_consistent()  # a checkpoint: readers need not scan a long tail
 
     def save_if_consistent(self) -> bool:
