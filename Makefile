@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.reindex_unchanged
 	$(BIN)/python -m bench.query_latency
 	$(BIN)/python -m bench.large_index
+	$(BIN)/python -m bench.million
 	$(BIN)/python -m bench.peak_rss
 	$(BIN)/python -m bench.audio_throughput
 	$(BIN)/python -m bench.audio_similarity
