@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,9 +41,9 @@ def catalog(tmp_path: Path) -> Iterator[Catalog]:
     cat.close()
 
 
-def _store(catalog: Catalog, directory: Path, **kw: object) -> VectorStore:
+def _store(catalog: Catalog, directory: Path, **kw: Any) -> VectorStore:
     kw.setdefault("approximate_from", 2000)
-    return VectorStore(directory, catalog, SPACES, **kw)  # type: ignore[arg-type]
+    return VectorStore(directory, catalog, SPACES, **kw)
 
 
 def _add(
