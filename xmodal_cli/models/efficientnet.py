@@ -8,14 +8,13 @@ torch on 16 CPU cores. On CUDA/MPS the torch model runs (fp16 on CUDA).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xmodal_cli.errors import XmodalError
+from xmodal_cli.models import onnx
 
 MODEL_ID = "efficientnet-lite0"
 FEATURE_DIM = 1280
@@ -84,8 +83,6 @@ def onnx_path(cache: Path) -> Path:
 
 def export_onnx(destination: Path) -> Path:
     """Export uint8 NHWC pixels -> (probs, features), normalisation and pooling in the graph."""
-    import warnings
-
     import torch
 
     class _Heads(torch.nn.Module):
@@ -101,34 +98,21 @@ def export_onnx(destination: Path) -> Path:
             return probs, features
 
     sample = torch.zeros(2, IMAGE_SIZE, IMAGE_SIZE, 3, dtype=torch.uint8)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".efficientnet-", suffix=".onnx", dir=destination.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Heads(_torch_model()),
-                (sample,),
-                tmp,
-                input_names=["pixels"],
-                output_names=["probs", "features"],
-                dynamic_axes={name: {0: "batch"} for name in ("pixels", "probs", "features")},
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(tmp, destination)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return destination
+    names = ["pixels", "probs", "features"]
+    return onnx.export(
+        _Heads(_torch_model()),
+        (sample,),
+        destination,
+        inputs=names[:1],
+        outputs=names[1:],
+        axes={name: {0: "batch"} for name in names},
+    )
 
 
 class OnnxEfficientNet:
     """The CPU path: the exported graph in onnxruntime, same outputs, no torch import."""
 
     def __init__(self, cache: Path, *, threads: int | None = None) -> None:
-        import onnxruntime
 
         # Still pays off under onnxruntime (16-core host, batches of 32): 308 -> 349 images/s
         # at 4 threads, 805 -> 838 at 16.
@@ -136,14 +120,7 @@ class OnnxEfficientNet:
         path = onnx_path(cache)
         if not path.exists():
             export_onnx(path)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        options.log_severity_level = 3
-        # Decoder threads run beside the encoder while indexing: no busy-waiting.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnx.cpu_session(path, threads)
 
     def forward(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`pixels`: uint8 (n, 224, 224, 3) -> (probs (n, 1000), features (n, 1280))."""

@@ -26,6 +26,7 @@ import numpy as np
 
 from xmodal_cli import config
 from xmodal_cli.errors import XmodalError
+from xmodal_cli.models import onnx
 
 CLIP_TEXT_KIND = "clip-text"  # sentence-transformers: DistilBERT, mean pooling, Dense
 SIGLIP_TEXT_KIND = "siglip-text"  # SiglipModel.get_text_features, fixed max_length padding
@@ -148,14 +149,9 @@ def _torch_tower(kind: str, folder: Path) -> Any:
 
 def export_onnx(kind: str, folder: Path, destination: Path) -> Path:
     """Export the text tower of `kind`; written to a temporary file, then renamed."""
-    import warnings
-
     import torch
-    from transformers.utils import logging as hf_logging
 
-    quiet: Any = hf_logging  # transformers leaves these two untyped
-    quiet.disable_progress_bar()
-    quiet.set_verbosity_error()
+    onnx.quiet_transformers()
     if kind not in KINDS:
         raise ValueError(f"unknown text tower {kind!r}")
     tower = _torch_tower(kind, folder)
@@ -179,26 +175,14 @@ def export_onnx(kind: str, folder: Path, destination: Path) -> Path:
     names = _inputs(kind)
     args = (sample,) if kind == SIGLIP_TEXT_KIND else (sample, torch.ones_like(sample))
     axes = {0: "batch"} if kind == SIGLIP_TEXT_KIND else {0: "batch", 1: "tokens"}
-    fd, tmp = tempfile.mkstemp(prefix=f".{kind}-", suffix=".onnx", dir=destination.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                tower,
-                args,
-                tmp,
-                input_names=names,
-                output_names=["embedding"],
-                dynamic_axes={**{n: axes for n in names}, "embedding": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(tmp, destination)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return destination
+    return onnx.export(
+        tower,
+        args,
+        destination,
+        inputs=names,
+        outputs=["embedding"],
+        axes={**{n: axes for n in names}, "embedding": {0: "batch"}},
+    )
 
 
 def _settle(kind: str, folder: Path, loaded: Any, backend: Any) -> None:
@@ -245,20 +229,13 @@ class OnnxTextTower:
     def __init__(
         self, kind: str, folder: Path, cache: Path | None = None, *, threads: int | None = None
     ) -> None:
-        import onnxruntime
 
         self.kind = kind
         self.path = onnx_path(kind, folder, cache or config.cache_dir())
         if not (self.path.exists() and tokenizer_path(self.path).exists()):
             export_onnx(kind, folder, self.path)
         self._tokens = _Tokens(tokenizer_path(self.path))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(self.path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnx.cpu_session(self.path, threads)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Unit vectors, one row per text, in input order."""

@@ -7,14 +7,13 @@ The export needs torch once; it is cached under the xmodal cache directory.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xmodal_cli.errors import XmodalError
+from xmodal_cli.models import onnx
 
 MODEL_ID = "all-MiniLM-L6-v2"
 DIM = 384
@@ -45,11 +44,8 @@ def export_onnx(destination: Path) -> Path:
     """Export MiniLM with mean pooling and L2 normalisation inside the graph."""
     import torch
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
 
-    quiet: Any = hf_logging  # transformers leaves these two untyped
-    quiet.disable_progress_bar()  # our own output stays clean; this runs once per machine
-    quiet.set_verbosity_error()
+    onnx.quiet_transformers()
 
     class _Pooled(torch.nn.Module):
         def __init__(self, encoder: Any) -> None:
@@ -66,55 +62,27 @@ def export_onnx(destination: Path) -> Path:
 
     encoder = AutoModel.from_pretrained(str(model_dir()), attn_implementation="eager").eval()
     sample = torch.ones(2, 8, dtype=torch.long)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".minilm-", suffix=".onnx", dir=destination.parent)
-    os.close(fd)
-    axes = {0: "batch", 1: "tokens"}
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Pooled(encoder),
-                (sample, sample, torch.zeros_like(sample)),
-                tmp,
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["embedding"],
-                dynamic_axes={
-                    "input_ids": axes,
-                    "attention_mask": axes,
-                    "token_type_ids": axes,
-                    "embedding": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(tmp, destination)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return destination
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    return onnx.export(
+        _Pooled(encoder),
+        (sample, sample, torch.zeros_like(sample)),
+        destination,
+        inputs=names,
+        outputs=["embedding"],
+        axes={**{name: {0: "batch", 1: "tokens"} for name in names}, "embedding": {0: "batch"}},
+    )
 
 
 class OnnxTextEncoder:
     """Encode passages and queries into unit vectors (384-d) without importing torch."""
 
     def __init__(self, cache: Path, *, threads: int | None = None) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         path = onnx_path(cache)
         if not path.exists():
             export_onnx(path)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        options.log_severity_level = 3
-        # Busy-waiting threads steal the CPU from FAISS and decoders on small machines.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnx.cpu_session(path, threads)
         self._tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -88,6 +89,7 @@ class VectorIndex:
         self.layout = layout or Layout()
         self.mapped = mapped  # vectors live in a read-only file mapping
         self.max_id = -1  # the largest id ever added (rows above it are newer than the file)
+        self.generation = -1  # the catalog generation it was saved for (-1: never saved)
 
     @property
     def ntotal(self) -> int:
@@ -164,6 +166,7 @@ class VectorIndex:
             **asdict(self.layout),
         }
         write_atomically(sidecar(path), lambda tmp: Path(tmp).write_text(json.dumps(meta)))
+        self.generation = generation
 
     @classmethod
     def load(
@@ -190,15 +193,8 @@ class VectorIndex:
         fields = {key: meta[key] for key in Layout.__dataclass_fields__ if key in meta}
         loaded = cls(dim, index, layout=Layout(**fields), mapped=mapped)
         loaded.max_id = int(meta.get("max_id", -1))
+        loaded.generation = int(meta["generation"])
         return loaded
-
-
-def saved_generation(path: Path) -> int | None:
-    """The generation a saved index claims, without reading the index."""
-    try:
-        return int(json.loads(sidecar(path).read_text())["generation"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def sidecar(path: Path) -> Path:
@@ -216,7 +212,8 @@ def build_approximate(
     """An IVF-SQ8 index of every vector `chunks()` yields, trained on `sample`, with `nprobe`
     tuned on `tuning_queries` (their exact top 10 computed here from the same vectors)."""
     faiss = _faiss()
-    faiss.omp_set_num_threads(0)  # training and adding use every core (0: OpenMP's default)
+    # Searches pin OpenMP to one thread; training and adding use every core again.
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
     nlist = min(Layout.cells_for(size), max(1, len(sample) // 39))
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFScalarQuantizer(

@@ -39,7 +39,6 @@ from xmodal_cli.store.vector_index import (
     Layout,
     VectorIndex,
     build_approximate,
-    saved_generation,
     wanted_kind,
 )
 
@@ -163,7 +162,7 @@ class VectorStore:
             out[space] = {
                 "index": layout.kind,
                 "saved_vectors": saved.ntotal if saved is not None else 0,
-                "current": saved_generation(self.path(space)) == self.catalog.generation,
+                "current": saved is not None and saved.generation == self.catalog.generation,
                 **(
                     {
                         "nlist": layout.nlist,
@@ -260,13 +259,13 @@ class VectorStore:
             saved = VectorIndex.load(self.path(space), dim, None, mapped=True)
             if saved is None:
                 return self._exact(space, after_id=-1)  # never saved: scan it all, in memory
-            if saved_generation(self.path(space)) != self.catalog.generation:
+            if saved.generation != self.catalog.generation:
                 self._newer[space] = self._exact(space, after_id=saved.max_id)
             return saved
         saved = VectorIndex.load(self.path(space), dim, None)
         if saved is None:
             return self._build(space)
-        if saved_generation(self.path(space)) != self.catalog.generation:
+        if saved.generation != self.catalog.generation:
             # Killed after a checkpoint: catch up instead of rebuilding (no retraining).
             have, want = saved.ids(), self.catalog.item_ids(space)
             saved.remove(np.setdiff1d(have, want, assume_unique=True).tolist())
