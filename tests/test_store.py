@@ -14,8 +14,9 @@ import pytest
 
 from tests.sql import sql
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.store.catalog import DB_NAME, SCHEMA_VERSION, Catalog
+from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.rows import NewItem
+from xmodal_cli.store.schema import DB_NAME, SCHEMA_VERSION
 from xmodal_cli.store.vectors import VectorIndex, VectorStore
 
 DIM = 8
@@ -626,7 +627,7 @@ def test_mapped_index_searches_the_same_and_copies_itself_before_a_change(tmp_pa
 
 def test_an_index_of_schema_1_is_migrated_to_float16_by_a_writer_only(tmp_path: Path) -> None:
     """An index made by the previous release (float32 BLOBs) upgrades in place."""
-    from xmodal_cli.store.catalog import MIGRATIONS
+    from xmodal_cli.store.schema import MIGRATIONS
 
     rng = np.random.default_rng(30)
     vectors = _unit(rng, 3)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from xmodal_cli.store.atomic import leftovers, remove_leftovers
-from xmodal_cli.store.catalog import SCHEMA_VERSION, Catalog
+from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.schema import SCHEMA_VERSION
 from xmodal_cli.store.vectors import VectorStore
 
 _LISTED = 10  # paths listed per finding; the count is always complete

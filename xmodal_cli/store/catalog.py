@@ -24,53 +24,12 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli.errors import XmodalError
+from xmodal_cli.store import codec
+from xmodal_cli.store.codec import BYTES_PER_VALUE
 from xmodal_cli.store.rows import FileRow, ItemRow, NewItem, profile_needs_recording
+from xmodal_cli.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 
-SCHEMA_VERSION = 3
-DB_NAME = "catalog.db"
-# Stored vectors are float16: half the bytes of float32, and cosine scores of unit vectors
-# move by less than 1e-3 (tests/test_models.py checks rankings on real photos and notes).
-VECTOR_DTYPE = np.float16
 _BAD_VECTOR = "space = ? AND (vector IS NULL OR length(vector) != ?)"
-_BYTES = np.dtype(VECTOR_DTYPE).itemsize
-
-# Numbered migrations, as statements: entry N upgrades schema N to N+1, in one transaction.
-# Never edit one that has shipped.
-MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        """CREATE TABLE files (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            path TEXT NOT NULL UNIQUE,
-            modality TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            mtime_ns INTEGER NOT NULL,
-            hash TEXT NOT NULL,
-            indexed_at REAL NOT NULL,
-            info TEXT
-        )""",
-        "CREATE INDEX files_hash ON files(hash)",
-        """CREATE TABLE items (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-            space TEXT NOT NULL,
-            position INTEGER NOT NULL,
-            snippet TEXT,
-            vector BLOB NOT NULL
-        )""",
-        "CREATE INDEX items_file ON items(file_id)",
-        "CREATE INDEX items_space ON items(space)",
-    ),
-    ("UPDATE items SET vector = float32_to_16(vector)",),  # 2: compact vectors
-    ("CREATE INDEX files_modality ON files(modality)",),  # 3: filters by type
-]
-
-
-def _float32_to_16(blob: bytes | None) -> bytes | None:
-    """A stored float32 vector as float16; anything unreadable is left for `check`."""
-    if blob is None or len(blob) % 4:
-        return blob
-    return np.frombuffer(blob, dtype=np.float32).astype(VECTOR_DTYPE).tobytes()
 
 
 class Catalog:
@@ -138,7 +97,7 @@ class Catalog:
                 f"this index has schema {version}; this xmodal reads schema {SCHEMA_VERSION}",
                 "run `xmodal check --repair` (or `xmodal index` on its folders) to upgrade it",
             )
-        self._conn.create_function("float32_to_16", 1, _float32_to_16, deterministic=True)
+        self._conn.create_function("float32_to_16", 1, codec.float32_to_16, deterministic=True)
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 for statement in MIGRATIONS[number]:
@@ -171,7 +130,9 @@ class Catalog:
 
     def count_bad_vectors(self, space: str, dim: int) -> int:
         """Items of `space` whose BLOB is missing or not `dim` float32s."""
-        return self._scalar(f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}", space, dim * _BYTES)
+        return self._scalar(
+            f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}", space, dim * BYTES_PER_VALUE
+        )
 
     def count_items_outside(self, spaces: Iterable[str]) -> int:
         """Items in a space that is not among `spaces` (a profile's spaces)."""
@@ -201,7 +162,7 @@ class Catalog:
         items = 0
         for space, dim in spaces.items():
             items += self._conn.execute(
-                f"DELETE FROM items WHERE {_BAD_VECTOR}", (space, dim * _BYTES)
+                f"DELETE FROM items WHERE {_BAD_VECTOR}", (space, dim * BYTES_PER_VALUE)
             ).rowcount
         marks = ",".join("?" * len(spaces))
         items += self._conn.execute(
@@ -307,11 +268,10 @@ class Catalog:
     def add_items(self, file_id: int, items: list[NewItem]) -> list[int]:
         ids = []
         for item in items:
-            vector = np.ascontiguousarray(item.vector, dtype=VECTOR_DTYPE)
             cursor = self._conn.execute(
                 "INSERT INTO items(file_id, space, position, snippet, vector) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (file_id, item.space, item.position, item.snippet, vector.tobytes()),
+                (file_id, item.space, item.position, item.snippet, codec.to_blob(item.vector)),
             )
             assert cursor.lastrowid is not None
             ids.append(cursor.lastrowid)
@@ -329,7 +289,7 @@ class Catalog:
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            yield ids, _matrix([r[1] for r in rows], dim)
+            yield ids, codec.matrix([r[1] for r in rows], dim)
 
     def vectors_by_id(self, space: str, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of the given items that still exist in `space`."""
@@ -343,14 +303,14 @@ class Catalog:
             ):
                 found.append(item_id)
                 blobs.append(blob)
-        return np.asarray(found, dtype=np.int64), _matrix(blobs, dim)
+        return np.asarray(found, dtype=np.int64), codec.matrix(blobs, dim)
 
     def file_vectors(self, file_id: int, space: str, dim: int) -> np.ndarray:
         rows = self._conn.execute(
             "SELECT vector FROM items WHERE file_id = ? AND space = ? ORDER BY position",
             (file_id, space),
         ).fetchall()
-        return _matrix([r[0] for r in rows], dim)
+        return codec.matrix([r[0] for r in rows], dim)
 
     def items_by_id(self, ids: Iterable[int]) -> dict[int, ItemRow]:
         id_list = [int(i) for i in ids]
@@ -435,15 +395,9 @@ class Catalog:
             f"{joined}) WHERE n % ? = 0 LIMIT ?",
             (*params, step, size),
         ).fetchall()
-        return _matrix([r[0] for r in rows], dim)
+        return codec.matrix([r[0] for r in rows], dim)
 
     def last_indexed(self) -> float | None:
         """When a file was last (re-)encoded, as a Unix time; None for an empty index."""
         value = self._conn.execute("SELECT MAX(indexed_at) FROM files").fetchone()[0]
         return float(value) if value is not None else None
-
-
-def _matrix(blobs: list[bytes], dim: int) -> np.ndarray:
-    """Stored BLOBs as one (n, dim) float32 matrix."""
-    stored = np.frombuffer(b"".join(blobs), dtype=VECTOR_DTYPE).reshape(len(blobs), dim)
-    return stored.astype(np.float32)
