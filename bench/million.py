@@ -17,7 +17,7 @@ Each item is its base vector plus isotropic gaussian jitter (noise norm 0.25-0.6
 Queries are held out: text = "a photo of a X" for ImageNet labels[1::3] (the product tunes
 nprobe on labels[::3]) plus phrases of our own, encoded by MiniLM; visual = EfficientNet
 features of other augmented views (never stored). Ground truth = exact top 10 by inner
-product over the vectors as stored (the catalog's float16 BLOBs read back as float32).
+product over the vectors as stored (the catalog's int8 BLOBs read back as float32).
 
 Paths: every 100th photo lies in /bench/photos/rare (1 %, spread across the id range, for
 the filtered query), every 10th (n % 10 == 5) in /bench/photos/old (10 %, removed at the end).
@@ -72,6 +72,7 @@ from bench.harness import (
     summarise,
     xmodal_command,
 )
+from xmodal_cli.store import codec
 
 K = 10
 SPACES = {"text": 384, "visual": 1280}
@@ -459,8 +460,7 @@ class Stored:
             )
             row = 0
             while rows := cursor.fetchmany(50_000):
-                blobs = np.frombuffer(b"".join(r[2] for r in rows), np.float16)
-                self.matrix[row : row + len(rows)] = blobs.reshape(len(rows), dim)
+                self.matrix[row : row + len(rows)] = codec.matrix([r[2] for r in rows], dim)
                 self.ids[row : row + len(rows)] = [r[0] for r in rows]
                 self.paths += [r[1] for r in rows]
                 row += len(rows)

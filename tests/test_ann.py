@@ -231,3 +231,54 @@ def test_status_reports_each_spaces_index(tmp_path: Path, centres: np.ndarray) -
         text = collection.status()["indexes"]["text"]
     assert text["index"] == "ivf" and text["saved_vectors"] == 2500 and text["current"]
     assert text["expected_recall_at_10"] >= 0.95 and text["nprobe"] <= text["nlist"]
+
+
+def test_a_wide_space_is_projected_and_still_ranks_like_exact_search(tmp_path: Path) -> None:
+    """Past PROJECT_ABOVE dims the inverted file holds projected codes (a fifth of the
+    bytes); re-ranking from the catalog keeps the exact order, filters and removes work."""
+    from xmodal_cli.store.vector_index import PROJECT_ABOVE, PROJECTED_DIM
+
+    dim = 640
+    assert dim > PROJECT_ABOVE
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((40, dim))
+    picks = rng.integers(0, len(centres), 3200)
+    points = centres[picks] + 0.35 * rng.standard_normal((3200, dim))
+    points = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    catalog = Catalog.open(tmp_path, create=True)
+    try:
+        store = VectorStore(tmp_path, catalog, {"visual": dim}, approximate_from=2000)
+        ids = []
+        with store.writing(), store.transaction() as tx:
+            for n, vector in enumerate(points[:3000]):
+                file_id = tx.add_file(f"/p/{n}.jpg", "image", 1, 1, f"h{n}", {})
+                ids += tx.add_items(file_id, [NewItem("visual", 0, None, vector)])
+        index = store.index("visual")
+        assert index.approximate and index.layout.tuned_on == "items"
+        assert index.index.chain.at(0).d_out == PROJECTED_DIM
+        # The file: the projection and the cells' centres, then an 8-bit code and id per item.
+        fixed = (dim + index.layout.nlist) * PROJECTED_DIM * 4
+        per_item = (store.path("visual").stat().st_size - fixed) / 3000
+        assert per_item < (PROJECTED_DIM + 8) * 1.1
+
+        reader = VectorStore(tmp_path, catalog, {"visual": dim}, writable=False)
+        stored_ids, stored = next(catalog.iter_vectors("visual", dim, chunk=10**6))
+        hits = 0
+        for query in points[3000:]:  # held out
+            exact = stored_ids[np.argsort(-(stored @ query))[:10]].tolist()
+            hits += len(set(reader.search("visual", query, 10)[1].tolist()) & set(exact))
+        assert hits / (10 * 200) >= 0.95
+        for row in (0, 1234, 2999):  # every stored vector finds itself first
+            assert reader.search("visual", points[row], 1)[1].tolist() == [ids[row]]
+
+        allowed = np.asarray(ids[::100], dtype=np.int64)
+        _, found = reader.search("visual", points[3100], 10, allowed=allowed)
+        assert len(found) == 10 and set(found.tolist()) <= set(allowed.tolist())
+
+        with store.writing(), store.transaction() as tx:
+            tx.delete_files([1, 2])
+        saved = store.saved("visual")
+        assert saved is not None and saved.approximate and saved.ntotal == 2998
+        assert set(saved.ids().tolist()) == set(catalog.item_ids("visual").tolist())
+    finally:
+        catalog.close()

@@ -91,6 +91,8 @@ def test_a_reader_leaves_stale_derived_files_to_the_next_writer(tmp_path: Path) 
 
 
 def test_a_reader_is_refused_an_index_built_by_other_models(tmp_path: Path) -> None:
+    """Other vector shapes: its queries cannot meet the stored vectors (a reader of older
+    model ids with the same shapes searches them: tests/test_upgrade.py)."""
     from xmodal_cli.errors import XmodalError
 
     notes = write_notes(tmp_path / "notes")[0].parent
@@ -99,6 +101,7 @@ def test_a_reader_is_refused_an_index_built_by_other_models(tmp_path: Path) -> N
         col.index([notes])
     other = RecordingProfile()
     other.model_ids = {**other.model_ids, "text": "another-text-model"}
+    other.spaces = {**other.spaces, "text": 32}
     with pytest.raises(XmodalError, match="not the models this xmodal uses"):
         open_collection(directory, profile=other)
 

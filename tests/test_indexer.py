@@ -215,6 +215,7 @@ def test_other_profile_is_refused(tmp_path, recording_profile):
     directory = tmp_path / "index"
     open_collection(directory, create=True, profile=recording_profile).close()
     other = RecordingProfile()
+    other.name = "other"
     other.model_ids = {"text": "other-model", "visual": "fake-visual"}
     with pytest.raises(XmodalError) as err:
         open_collection(directory, profile=other)

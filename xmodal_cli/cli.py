@@ -26,6 +26,7 @@ from xmodal_cli.cli_common import (
     output_mode,
     reported_errors,
 )
+from xmodal_cli.cli_eval import eval_command
 from xmodal_cli.cli_models import models_app
 from xmodal_cli.errors import UsageError
 
@@ -83,8 +84,8 @@ def index(
         typer.Option(
             "--model",
             "-m",
-            help="Model profile for a new index (see `xmodal models`); an existing index "
-            "keeps the one that built it.",
+            help="Model profile (see `xmodal models`). An existing index built by another "
+            "re-encodes in place; searches use the old vectors until it finishes.",
             show_default=False,
         ),
     ] = None,
@@ -97,6 +98,8 @@ def index(
 
     New and changed files are encoded, deleted files are pruned, renamed files keep their
     vectors. Unreadable files are skipped with a reason. Ctrl-C keeps what was committed.
+    An index built by older models (or by another profile, with --model) is first
+    re-encoded in place, resumably; searches use the old vectors until the switch.
     Speech in recordings is transcribed (Whisper tiny.en, offline); other sounds are
     described by their tags, names and measured traits.
 
@@ -328,6 +331,9 @@ def remove(
             count = collection.remove(paths)
         if not quiet:
             render.stderr_console().print(f"removed {count} files from the index")
+
+
+app.command("eval")(eval_command)  # its own module: cli.py stays thin
 
 
 def _version(value: bool) -> None:

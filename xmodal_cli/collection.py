@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +25,23 @@ import numpy as np
 from xmodal_cli import config
 from xmodal_cli.audit import Report, check_index, repair_index
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.indexer import IndexOptions, IndexSummary, Reporter, index_paths, remove_paths
+from xmodal_cli.indexer import (
+    IndexOptions,
+    IndexSummary,
+    Reporter,
+    SilentReporter,
+    index_paths,
+    remove_paths,
+)
 from xmodal_cli.models import Profile, load_profile, registry, typical_queries
 from xmodal_cli.search import MODALITIES, Filters, Result, search_similar, search_text
 from xmodal_cli.store.atomic import remove_leftovers
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.lock import IndexLock
-from xmodal_cli.store.vector_index import APPROXIMATE_FROM
+from xmodal_cli.store.rows import profile_change
+from xmodal_cli.store.vector_index import APPROXIMATE_FROM, sidecar
 from xmodal_cli.store.vectors import TUNING_SAMPLE, TuningQueries, VectorStore
+from xmodal_cli.upgrade import pending_upgrade, record_of, upgrade_in_place
 
 
 @dataclass
@@ -57,14 +67,41 @@ class Collection:
         options: IndexOptions | None = None,
         reporter: Reporter | None = None,
     ) -> IndexSummary:
-        """Encode what is new or changed under `paths`, prune what is gone."""
+        """Encode what is new or changed under `paths`, prune what is gone; first finish an
+        in-place upgrade to this collection's models if one is pending."""
+        options, reporter = options or IndexOptions(), reporter or SilentReporter()
+        summary = IndexSummary()
+        if self.catalog.upgrade_target() is not None:
+            self._upgrade(options, reporter, summary)
         return index_paths(
             paths,
             vectors=self.vectors,
             profile=self._encoders(),
             options=options,
             reporter=reporter,
+            summary=summary,
         )
+
+    def _upgrade(self, options: IndexOptions, reporter: Reporter, summary: IndexSummary) -> None:
+        """Re-encode every file (resumably), switch, and rebuild the FAISS files for the
+        new spaces; files of spaces the new profile lacks go."""
+        profile = self._encoders()
+        started = time.perf_counter()
+        try:
+            upgrade_in_place(
+                self.catalog, profile, options=options, reporter=reporter, summary=summary
+            )
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            raise
+        finally:
+            summary.seconds += time.perf_counter() - started
+        old = self.vectors
+        self.vectors = _vector_store(self.directory, self.catalog, profile, write=True)
+        self.vectors.rebuild()
+        for space in set(old.spaces) - set(profile.spaces):
+            for stale in (old.path(space), sidecar(old.path(space))):
+                stale.unlink(missing_ok=True)
 
     def rebuild(self) -> dict[str, int]:
         """Recreate every FAISS file from SQLite; vectors per space."""
@@ -116,6 +153,7 @@ class Collection:
             "counts": counts,
             "files": sum(c["files"] for c in counts.values()),
             "size_bytes": size,
+            "upgrade": pending_upgrade(catalog),
             "schema_version": catalog.user_version(),
             "last_indexed": (
                 dt.datetime.fromtimestamp(last).astimezone().isoformat(timespec="seconds")
@@ -188,23 +226,34 @@ def open_collection(
                 models=models,
             )
         else:
-            _record(catalog, profile, write=write)
-            spaces, defaulted = profile.spaces, False
+            spaces, defaulted = _record(catalog, profile, write=write), False
     except BaseException:
         catalog.close()
         if lock is not None:
             lock.release()
         raise
+    vectors = _vector_store(path, catalog, profile, write=write, spaces=spaces)
+    return Collection(path, catalog, vectors, profile, lock, defaulted)
+
+
+def _vector_store(
+    path: Path,
+    catalog: Catalog,
+    profile: Profile | None,
+    *,
+    write: bool,
+    spaces: dict[str, int] | None = None,
+) -> VectorStore:
+    """The store of `spaces` (the profile's by default); a writer's tunes on the profile."""
     tuning = _tuning_queries(profile, catalog) if profile is not None and write else None
-    vectors = VectorStore(
+    return VectorStore(
         path,
         catalog,
-        spaces,
+        spaces if spaces is not None else profile.spaces if profile else {},
         writable=write,
         approximate_from=config.approximate_from(APPROXIMATE_FROM),
         tuning_queries=tuning,
     )
-    return Collection(path, catalog, vectors, profile, lock, defaulted)
 
 
 def _tuning_queries(profile: Profile, catalog: Catalog) -> TuningQueries:
@@ -230,7 +279,8 @@ def _choose_profile(
     model_path: Path | None,
     models: bool,
 ) -> tuple[Profile | None, dict[str, int], bool]:
-    """(profile, spaces, chosen by default); a writer records the profile on first use."""
+    """(profile, spaces served now, chosen by default). A writer without `model` continues
+    a pending switch of profile; see `_record` for what happens when the models differ."""
     recorded = catalog.profile_info()
     if not models and model is None:
         return None, dict(recorded["spaces"]) if recorded else {}, False
@@ -239,18 +289,29 @@ def _choose_profile(
             f"this index was built with model profile {recorded['name']!r}, unknown to this xmodal",
             "upgrade xmodal, or use another --index-dir",
         )
-    name = model or (str(recorded["name"]) if recorded else None)
+    pending = catalog.upgrade_target() if write else None
+    name = model or (str((pending or recorded)["name"]) if recorded else None)
     defaulted = name is None and write
     if name is None:
         name = registry.default_profile(model_path) if write else "lite"
     profile = load_profile(name, device=device, model_path=model_path)
-    _record(catalog, profile, write=write)
-    return profile, profile.spaces, defaulted
+    return profile, _record(catalog, profile, write=write), defaulted
 
 
-def _record(catalog: Catalog, profile: Profile, *, write: bool) -> None:
-    """A writer records the profile on first use; anyone is refused other models."""
+def _record(catalog: Catalog, profile: Profile, *, write: bool) -> dict[str, int]:
+    """The spaces the index serves now. A writer records the profile on first use (or when
+    it grew), and begins an in-place upgrade when other models built the index (searches
+    use the old vectors until it commits). A reader of an index whose model ids are older
+    but whose spaces are the same searches it as it is; of any other, it is refused."""
+    have, wanted = catalog.profile_info(), record_of(profile)
+    change = profile_change(have, wanted)
     if write:
-        catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
-    else:
-        catalog.check_profile(profile.name, profile.spaces, profile.model_ids)
+        catalog.begin_upgrade(wanted if change == "upgrade" else None)
+        if change == "record":
+            catalog.bind_profile(profile.name, profile.spaces, profile.model_ids)
+        return dict(have["spaces"]) if have and change == "upgrade" else profile.spaces
+    if change == "upgrade":
+        assert have is not None
+        if have["name"] != profile.name or have["spaces"] != profile.spaces:
+            catalog.check_profile(profile.name, profile.spaces, profile.model_ids)  # raises
+    return profile.spaces

@@ -76,6 +76,7 @@ class IndexSummary:
     unchanged: int = 0
     moved: int = 0
     removed: int = 0
+    upgraded: int = 0  # known files re-encoded by an in-place upgrade (upgrade.py)
     skipped: int = 0
     items: int = 0
     seconds: float = 0.0
@@ -88,6 +89,7 @@ class IndexSummary:
             "unchanged": self.unchanged,
             "moved": self.moved,
             "removed": self.removed,
+            "upgraded": self.upgraded,
             "skipped": self.skipped,
             "items_added": self.items,
             "seconds": round(self.seconds, 3),
@@ -107,12 +109,14 @@ def index_paths(
     profile: Profile,
     options: IndexOptions | None = None,
     reporter: Reporter | None = None,
+    summary: IndexSummary | None = None,
 ) -> IndexSummary:
-    """Bring the index in line with `roots`: encode what is new or changed, prune the rest."""
+    """Bring the index in line with `roots`: encode what is new or changed, prune the rest
+    (adding to `summary` if given)."""
     options = options or IndexOptions()
     reporter = reporter or SilentReporter()
     started = time.perf_counter()
-    summary = IndexSummary()
+    summary = summary or IndexSummary()
 
     def on_skip(path: str, reason: str) -> None:
         summary.note_skip(reason)
@@ -136,12 +140,12 @@ def index_paths(
         raise
     finally:
         reporter.finish()
-        summary.seconds = time.perf_counter() - started
+        summary.seconds += time.perf_counter() - started
     return summary
 
 
 @dataclass
-class _Batch:
+class Batch:
     """Decoded files waiting to be encoded and committed together."""
 
     files: list[Decoded] = field(default_factory=list)
@@ -173,7 +177,7 @@ def _encode_and_store(
     reporter: Reporter,
     summary: IndexSummary,
 ) -> None:
-    batch = _Batch()
+    batch = Batch()
     window = max(options.batch_size * 2, options.workers * 4)
     # closing(): on Ctrl-C the stream must stop its workers now, not when the traceback dies.
     with closing(
@@ -193,25 +197,45 @@ def _encode_and_store(
             if batch.full(options.batch_size):
                 _store_batch(batch, plan, vectors, profile, summary)
                 reporter.advance(len(batch.files))
-                batch = _Batch()
+                batch = Batch()
     if batch.files or batch.gone:
         _store_batch(batch, plan, vectors, profile, summary)
         reporter.advance(len(batch.files))
 
 
-def _store_batch(
-    batch: _Batch, plan: Plan, vectors: VectorStore, profile: Profile, summary: IndexSummary
-) -> None:
-    """Encode a batch (its images fit one model batch: see `_Batch.full`), then commit it."""
-    pixels = [d.pixels for d in batch.files if d.pixels is not None]
+def encode_items(files: list[Decoded], profile: Profile) -> list[list[NewItem]]:
+    """Every item of each decoded file, encoded (its images fit one model batch: see
+    `Batch.full`)."""
+    pixels = [d.pixels for d in files if d.pixels is not None]
     images = profile.encode_images(np.stack(pixels)) if pixels else None
-    texts = [p.text for d in batch.files for p in d.passages]
+    texts = [p.text for d in files for p in d.passages]
     text_vectors = iter(profile.encode_texts(texts) if texts else ())
     image_rows = iter(range(len(pixels)))
+    encoded = []
+    for decoded in files:
+        items: list[NewItem] = []
+        if decoded.pixels is not None:
+            assert images is not None
+            row = next(image_rows)
+            for space, matrix in images.vectors.items():
+                items.append(NewItem(space, 0, images.captions[row], matrix[row]))
+        for passage in decoded.passages:
+            vector = next(text_vectors)
+            items.append(NewItem(profile.text_space, passage.position, passage.snippet, vector))
+        items += [item for item in decoded.encoded if item.space in profile.spaces]
+        encoded.append(items)
+    return encoded
+
+
+def _store_batch(
+    batch: Batch, plan: Plan, vectors: VectorStore, profile: Profile, summary: IndexSummary
+) -> None:
+    """Encode a batch, then commit it: the files it replaces go, its files and items come."""
+    encoded = encode_items(batch.files, profile)
     with vectors.transaction() as tx:
         replaced = [plan.stale[d.record.path] for d in batch.files if d.record.path in plan.stale]
         tx.delete_files(row.id for row in replaced + batch.gone)
-        for decoded in batch.files:
+        for decoded, items in zip(batch.files, encoded, strict=True):
             record = decoded.record
             file_id = tx.add_file(
                 record.path,
@@ -221,16 +245,6 @@ def _store_batch(
                 decoded.digest,
                 decoded.info,
             )
-            items: list[NewItem] = []
-            if decoded.pixels is not None:
-                assert images is not None
-                row = next(image_rows)
-                for space, matrix in images.vectors.items():
-                    items.append(NewItem(space, 0, images.captions[row], matrix[row]))
-            for passage in decoded.passages:
-                vector = next(text_vectors)
-                items.append(NewItem(profile.text_space, passage.position, passage.snippet, vector))
-            items += [item for item in decoded.encoded if item.space in profile.spaces]
             tx.add_items(file_id, items)
     summary.indexed += len(batch.files)
     summary.removed += len(batch.gone)

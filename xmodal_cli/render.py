@@ -11,6 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -117,6 +118,8 @@ def summary_line(summary: IndexSummary) -> str:
         f"indexed {summary.indexed} files ({summary.items} items)",
         f"{summary.unchanged} unchanged",
     ]
+    if summary.upgraded:
+        parts.insert(0, f"re-encoded {summary.upgraded} files for the new models")
     if summary.moved:
         parts.append(f"{summary.moved} moved")
     parts.append(f"{summary.removed} removed")
@@ -159,6 +162,13 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
     console.print(f"[bold]Size[/bold]     {_human_bytes(info['size_bytes'])}")
     if info.get("last_indexed"):
         console.print(f"[bold]Updated[/bold]  {info['last_indexed']}")
+    if info.get("upgrade"):
+        upgrade = info["upgrade"]
+        console.print(
+            f"[bold]Upgrade[/bold]  to {upgrade['to']} pending: {upgrade['files_done']} of "
+            f"{info['files']} files re-encoded; `xmodal index` continues it "
+            "(searches use the old vectors until it finishes)"
+        )
 
 
 def _index_kind(index: dict[str, Any]) -> str:
@@ -212,6 +222,40 @@ def check_report(report: dict[str, Any], *, as_json: bool) -> None:
     checked = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report["checked"].items())
     verdict = "[green]ok[/green]" if report["ok"] else "[red]problems found[/red]"
     console.print(f"{verdict}: checked {checked}")
+
+
+def evaluation(
+    groups: dict[str, dict[str, Any]], notes: list[str], *, as_json: bool, quiet: bool
+) -> None:
+    """`xmodal eval`: one row per type and `all`, each figure over its 95% interval."""
+    if not quiet:
+        for note in notes:
+            stderr_console().print(note, style="yellow")
+    if as_json:
+        sys.stdout.write(json.dumps(groups, indent=2) + "\n")
+        return
+    metrics = ("recall@1", "recall@5", "recall@10", "mrr", "map", "ndcg@10")
+    # Narrow (69 columns for 999 queries), so it fits an 80-column terminal unwrapped.
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
+        header_style="bold",
+        caption="under each figure: its 95% bootstrap interval",
+    )
+    table.add_column("type")
+    table.add_column("n", justify="right")
+    for name in ("R@1", "R@5", "R@10", "MRR", "mAP", "nDCG@10"):
+        table.add_column(name, justify="right")
+    for group, row in groups.items():
+        cells = [
+            Text(f"{row[m]:.3f}\n")
+            + Text(f"{row['ci95'][m][0]:.2f}–{row['ci95'][m][1]:.2f}", style="dim")
+            for m in metrics
+        ]
+        table.add_row(Text(group, style="bold" if group == "all" else ""), str(row["n"]), *cells)
+    stdout_console().print(table)
 
 
 def _human_bytes(n: float) -> str:

@@ -25,11 +25,19 @@ import numpy as np
 
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.store import codec
-from xmodal_cli.store.codec import BYTES_PER_VALUE
-from xmodal_cli.store.rows import FileRow, ItemRow, NewItem, profile_needs_recording
+from xmodal_cli.store.codec import blob_size
+from xmodal_cli.store.rows import (
+    STAGED,
+    FileRow,
+    ItemRow,
+    NewItem,
+    profile_needs_recording,
+)
 from xmodal_cli.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 
 _BAD_VECTOR = "space = ? AND (vector IS NULL OR length(vector) != ?)"
+# Items staged by a pending upgrade belong to no recorded space yet, and are not garbage.
+_NOT_STAGED = f"NOT (space LIKE '{STAGED}%' AND EXISTS (SELECT 1 FROM meta WHERE key = 'upgrade'))"
 
 
 class Catalog:
@@ -98,13 +106,14 @@ class Catalog:
                 "run `xmodal check --repair` (or `xmodal index` on its folders) to upgrade it",
             )
         self._conn.create_function("float32_to_16", 1, codec.float32_to_16, deterministic=True)
+        self._conn.create_function("float16_to_int8", 1, codec.float16_to_int8, deterministic=True)
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 for statement in MIGRATIONS[number]:
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number + 1}")
                 self.set_meta("schema_version", str(number + 1))
-        if 0 < version < 2:  # its vectors were rewritten at half size: return the freed pages
+        if 0 < version < 4:  # its vectors were rewritten smaller: return the freed pages
             self._conn.execute("VACUUM")
 
     @contextmanager
@@ -129,16 +138,18 @@ class Catalog:
         return str(self._conn.execute("PRAGMA quick_check").fetchone()[0])
 
     def count_bad_vectors(self, space: str, dim: int) -> int:
-        """Items of `space` whose BLOB is missing or not `dim` float32s."""
+        """Items of `space` whose BLOB is missing or not the size of a `dim` vector."""
         return self._scalar(
-            f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}", space, dim * BYTES_PER_VALUE
+            f"SELECT COUNT(*) FROM items WHERE {_BAD_VECTOR}", space, blob_size(dim)
         )
 
     def count_items_outside(self, spaces: Iterable[str]) -> int:
         """Items in a space that is not among `spaces` (a profile's spaces)."""
         names = list(spaces)
         marks = ",".join("?" * len(names))
-        return self._scalar(f"SELECT COUNT(*) FROM items WHERE space NOT IN ({marks})", *names)
+        return self._scalar(
+            f"SELECT COUNT(*) FROM items WHERE space NOT IN ({marks}) AND {_NOT_STAGED}", *names
+        )
 
     def count_orphan_items(self) -> int:
         return self._scalar(
@@ -162,11 +173,11 @@ class Catalog:
         items = 0
         for space, dim in spaces.items():
             items += self._conn.execute(
-                f"DELETE FROM items WHERE {_BAD_VECTOR}", (space, dim * BYTES_PER_VALUE)
+                f"DELETE FROM items WHERE {_BAD_VECTOR}", (space, blob_size(dim))
             ).rowcount
         marks = ",".join("?" * len(spaces))
         items += self._conn.execute(
-            f"DELETE FROM items WHERE space NOT IN ({marks})", list(spaces)
+            f"DELETE FROM items WHERE space NOT IN ({marks}) AND {_NOT_STAGED}", list(spaces)
         ).rowcount
         items += self._conn.execute(
             "DELETE FROM items WHERE file_id NOT IN (SELECT id FROM files)"
@@ -214,6 +225,38 @@ class Catalog:
     def profile_info(self) -> dict[str, Any] | None:
         stored = self.get_meta("profile")
         return json.loads(stored) if stored else None
+
+    # -- in-place upgrade (upgrade.py) ---------------------------------------------------
+    def upgrade_target(self) -> dict[str, Any] | None:
+        """The profile a pending upgrade re-encodes into, if one is under way."""
+        stored = self.get_meta("upgrade")
+        return json.loads(stored) if stored else None
+
+    def begin_upgrade(self, target: dict[str, Any] | None) -> None:
+        """Record a pending upgrade to `target` (None: none); one pending before is dropped."""
+        if self.upgrade_target() == target:
+            return
+        with self.transaction():
+            self._conn.execute("DELETE FROM items WHERE space LIKE ?", (STAGED + "%",))
+            self._conn.execute("DELETE FROM meta WHERE key IN ('upgrade', 'upgrade_progress')")
+            if target is not None:
+                self.set_meta("upgrade", json.dumps(target, sort_keys=True))
+
+    def finish_upgrade(self) -> int:
+        """Switch to the staged items in one commit: the old items go, files that could not be
+        re-encoded are forgotten (the next run encodes them again); returns how many."""
+        target = self.upgrade_target()
+        assert target is not None, "no upgrade is pending"
+        with self.transaction():
+            self._conn.execute("DELETE FROM items WHERE space NOT LIKE ?", (STAGED + "%",))
+            self._conn.execute("UPDATE items SET space = substr(space, ?)", (len(STAGED) + 1,))
+            forgotten = self._conn.execute(
+                "DELETE FROM files WHERE id NOT IN (SELECT file_id FROM items)"
+            ).rowcount
+            self.set_meta("profile", json.dumps(target, sort_keys=True))
+            self._conn.execute("DELETE FROM meta WHERE key IN ('upgrade', 'upgrade_progress')")
+            self.bump_generation()
+        return int(forgotten)
 
     # -- files ----------------------------------------------------------------------------
     def files(self) -> dict[str, FileRow]:

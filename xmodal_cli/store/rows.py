@@ -46,24 +46,38 @@ class NewItem:
     vector: np.ndarray
 
 
-def profile_needs_recording(have: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
-    """Whether the `wanted` profile must be recorded over the one the index has: none yet, or
-    it extends the recorded one (a newer xmodal added a space: the vectors stored are still
-    valid, so the index grows instead of being refused). Raises if other models built it."""
+# Items re-encoded by an in-place upgrade wait under this prefix of their space's name, where
+# no search looks, until the switch to the new models commits (see upgrade.py).
+STAGED = "next:"
+
+
+def profile_change(have: dict[str, Any] | None, wanted: dict[str, Any]) -> str:
+    """What recording the `wanted` profile over the index's means: 'same'; 'record' (none
+    yet, or it extends the recorded one: a newer xmodal added a space, the stored vectors are
+    still valid, so the index grows); or 'upgrade' (other models built it: re-encode)."""
     if have is None:
-        return True
+        return "record"
     if have == wanted:
-        return False
+        return "same"
     old_spaces, old_models = have.get("spaces", {}), have.get("models", {})
     if (
         have.get("name") == wanted["name"]
         and all(wanted["spaces"].get(k) == v for k, v in old_spaces.items())
         and all(wanted["models"].get(k) == v for k, v in old_models.items())
     ):
-        return True
-    raise XmodalError(
-        f"this index was built with profile {have.get('name')!r} "
-        f"({', '.join(f'{k}: {v}' for k, v in old_models.items())}), "
-        "not the models this xmodal uses",
-        "use another --index-dir, or delete the index folder and index again",
-    )
+        return "record"
+    return "upgrade"
+
+
+def profile_needs_recording(have: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether `wanted` must be recorded over `have`; raises if other models built it."""
+    change = profile_change(have, wanted)
+    if change == "upgrade":
+        assert have is not None
+        raise XmodalError(
+            f"this index was built with profile {have.get('name')!r} "
+            f"({', '.join(f'{k}: {v}' for k, v in have.get('models', {}).items())}), "
+            "not the models this xmodal uses",
+            "run `xmodal index` on its folders to upgrade it in place",
+        )
+    return change == "record"

@@ -3,7 +3,7 @@ that executes them). A schema change adds one entry here and the queries it need
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "catalog.db"
 
 # Numbered migrations, as statements: entry N upgrades schema N to N+1, in one transaction.
@@ -35,4 +35,5 @@ MIGRATIONS: list[tuple[str, ...]] = [
     ),
     ("UPDATE items SET vector = float32_to_16(vector)",),  # 2: compact vectors
     ("CREATE INDEX files_modality ON files(modality)",),  # 3: filters by type
+    ("UPDATE items SET vector = float16_to_int8(vector)",),  # 4: int8 vectors, half again
 ]
