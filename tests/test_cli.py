@@ -264,6 +264,7 @@ def test_the_command_list_is_complete():
         ("status",),
         ("check",),
         ("remove",),
+        ("eval",),
         ("models",),
         ("models", "pull"),
     }

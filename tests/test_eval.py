@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from xmodal_cli.evaluation import (
     query_metrics,
     read_pairs,
 )
-from xmodal_cli.models import SPACE_TEXT
+from xmodal_cli.models import SPACE_TEXT, ImageEncoding
 from xmodal_cli.search import Result
 
 runner = CliRunner()
@@ -68,7 +69,7 @@ class PlantedProfile(RecordingProfile):
     def encode_query(self, text: str, spaces: frozenset[str]) -> dict[str, np.ndarray]:
         return {SPACE_TEXT: QUERY_VECTORS[text]}
 
-    def encode_images(self, pixels: np.ndarray) -> object:  # type: ignore[override]
+    def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
         encoded = super().encode_images(pixels)
         # Photo k is a solid colour with red 50*k: its vector is axis 8 + k.
         encoded.vectors[SPACE_TEXT] = np.stack(
@@ -107,7 +108,7 @@ def _evaluate(collection: Collection, pairs: list[Pair]) -> Evaluation:
     )
 
 
-def _jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+def _jsonl(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
 

@@ -378,7 +378,8 @@ class Catalog:
         """Files and items per modality."""
         rows = self._conn.execute(
             "SELECT files.modality, COUNT(DISTINCT files.id), COUNT(items.id) FROM files "
-            "LEFT JOIN items ON items.file_id = files.id GROUP BY files.modality"
+            f"LEFT JOIN items ON items.file_id = files.id AND items.space NOT LIKE '{STAGED}%' "
+            "GROUP BY files.modality"
         )
         return {modality: {"files": files, "items": items} for modality, files, items in rows}
 
