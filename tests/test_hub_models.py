@@ -212,8 +212,16 @@ def test_a_whole_run_with_the_clip_profile(model_dir, tmp_path, photo_dir) -> No
 
     again = runner.invoke(app, ["index", str(audio), "--json", *common])  # recorded profile
     assert again.exit_code == 0 and json.loads(again.stdout)["unchanged"] == 3
-    other = runner.invoke(app, ["index", str(audio), "--model", "lite", *common])
-    assert other.exit_code == 1 and "built with profile 'clip'" in other.output
+    # Another profile switches the index over in place: every known file is re-encoded.
+    other = runner.invoke(app, ["index", str(audio), "--model", "lite", "--json", *common])
+    assert other.exit_code == 0, other.output
+    assert json.loads(other.stdout)["upgraded"] == 23 + 8 + 3
+    status = json.loads(runner.invoke(app, ["status", "--json", "--index-dir", str(index)]).stdout)
+    assert status["profile"] == "lite" and status["upgrade"] is None
+    assert status["vectors"]["visual"] == 23 and status["files"] == 23 + 8 + 3
+    assert not (index / "clip.faiss").exists() and not (index / "clap.faiss").exists()
+    hits = json.loads(runner.invoke(app, ["search", "a cup of coffee", "--json", *common]).stdout)
+    assert hits[0]["path"].endswith("coffee.png")  # answered by lite, without --model
 
 
 def test_a_whole_run_with_the_siglip_profile_and_default_choice(model_dir, tmp_path, photo_dir):
