@@ -104,7 +104,7 @@ def _evaluate(collection: Collection, pairs: list[Pair]) -> Evaluation:
     return evaluate(
         pairs,
         search=collection.search,
-        indexed=lambda path: catalog.file_by_path(path) is not None,
+        indexed=lambda path: getattr(catalog.file_by_path(path), "modality", None),
     )
 
 
@@ -227,12 +227,17 @@ def test_missing_paths_are_reported_not_fatal(tmp_path: Path) -> None:
         Pair("abcd", (str(photos / "a.png"), str(tmp_path / f"gone{i}.png")), "image")
         for i in range(5)
     ]
+    pairs.append(Pair("abcd", (str(photos / "b.png"),), "text"))  # a photo, not a note
     with _index(tmp_path / "index", photos) as collection:
         result = _evaluate(collection, pairs)
-    assert result.as_dict()["image"]["missing_paths"] == 5
-    (note,) = result.notes()
-    assert note.startswith("5 paths in PAIRS are not in the index")
-    assert "gone0.png" in note and "gone3.png" not in note and note.endswith("…")
+    figures = result.as_dict()
+    assert figures["image"]["missing_paths"] == 5 and figures["image"]["n"] == 5
+    assert figures["text"]["mistyped_paths"] == 1 and figures["text"]["unscored"] == 1
+    missing, mistyped, unscored = result.notes()
+    assert missing.startswith("5 paths in PAIRS are not in the index and left out: ")
+    assert "gone0.png" in missing and "gone3.png" not in missing and missing.endswith("…")
+    assert mistyped.startswith("1 path in PAIRS is indexed as another type") and "b.png" in mistyped
+    assert unscored == "1 query not scored: none of their files is left to find"
 
 
 def test_leak_guard_holds_out_a_file_whose_text_is_the_query(tmp_path: Path) -> None:
@@ -329,7 +334,7 @@ def test_cli_eval_on_real_notes(tmp_path: Path) -> None:
     )
     assert result["text"]["n"] == len(NOTE_QUERIES) and result["any"]["n"] == 0
     assert result["text"]["recall@5"] >= 0.75  # paraphrases, no shared keywords
-    assert "1 paths in PAIRS are not in the index" in done.stderr
+    assert "1 path in PAIRS is not in the index and left out: " in done.stderr
     table = runner.invoke(app, ["eval", str(pairs), "--index-dir", str(index), "-q"])
     assert table.exit_code == 0 and table.stderr == ""
     assert "R@1" in table.stdout and "nDCG@10" in table.stdout and "95%" in table.stdout

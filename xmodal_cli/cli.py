@@ -28,6 +28,7 @@ from xmodal_cli.cli_common import (
 )
 from xmodal_cli.cli_eval import eval_command
 from xmodal_cli.cli_models import models_app
+from xmodal_cli.cli_tune import tune_command
 from xmodal_cli.errors import UsageError
 
 app = typer.Typer(
@@ -334,6 +335,7 @@ def remove(
 
 
 app.command("eval")(eval_command)  # its own module: cli.py stays thin
+app.command("tune")(tune_command)
 
 
 def _version(value: bool) -> None:

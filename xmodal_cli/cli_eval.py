@@ -68,10 +68,15 @@ def eval_command(
             config.index_dir(index_dir), model_path=config.model_path(model_path)
         ) as collection:
             catalog = collection.catalog
+
+            def indexed_type(path: str) -> str | None:
+                row = catalog.file_by_path(path)
+                return row.modality if row else None
+
             result = evaluate(
                 queries,
                 search=collection.search,
-                indexed=lambda path: catalog.file_by_path(path) is not None,
+                indexed=indexed_type,
                 limit=limit,
                 default_type=kind,
             )

@@ -187,6 +187,7 @@ class Evaluation:
     scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     queries: dict[str, int] = field(default_factory=dict)  # in PAIRS, per group
     missing: dict[str, list[str]] = field(default_factory=dict)  # per group, paths not indexed
+    mistyped: dict[str, list[str]] = field(default_factory=dict)  # indexed as another type
     unscored: dict[str, int] = field(default_factory=dict)  # queries with no relevant file left
     held_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # (query, path)
     resamples: int = RESAMPLES
@@ -215,45 +216,59 @@ class Evaluation:
             "queries": sum(self.queries[g] for g in groups),
             "unscored": sum(self.unscored.get(g, 0) for g in groups),
             "missing_paths": len({p for g in groups for p in self.missing.get(g, [])}),
+            "mistyped_paths": len({p for g in groups for p in self.mistyped.get(g, [])}),
             "held_out": sum(len(self.held_out.get(g, [])) for g in groups),
         }
 
     def notes(self, shown: int = 3) -> list[str]:
         """One line per kind of left-out, with the first few examples."""
         missing = list(dict.fromkeys(p for paths in self.missing.values() for p in paths))
-        held = [pair for pairs in self.held_out.values() for pair in pairs]
-        lines = []
-        if missing:
-            lines.append(
-                f"{len(missing)} paths in PAIRS are not in the index and were left out: "
-                + ", ".join(missing[:shown])
-                + (", …" if len(missing) > shown else "")
-            )
-        if held:
-            lines.append(
-                f"held out {len(held)} relevant files whose own words contain the query: "
-                + ", ".join(f"{q!r} in {os.path.basename(p)}" for q, p in held[:shown])
-                + (", …" if len(held) > shown else "")
-            )
+        mistyped = list(dict.fromkeys(p for paths in self.mistyped.values() for p in paths))
+        held = [
+            f"{q!r} in {os.path.basename(p)}" for pairs in self.held_out.values() for q, p in pairs
+        ]
         unscored = sum(self.unscored.values())
-        if unscored:
-            lines.append(f"{unscored} queries not scored: none of their files is left to find")
-        return lines
+        lines = [
+            _listed(missing, "{} in PAIRS {} not in the index and left out", shown),
+            _listed(
+                mistyped, "{} in PAIRS {} indexed as another type than the query's, left out", shown
+            ),
+            _listed(held, "held out {} whose own words contain the query", shown, "relevant file"),
+            f"{_count(unscored, 'query')} not scored: none of their files is left to find"
+            if unscored
+            else "",
+        ]
+        return [line for line in lines if line]
+
+
+def _listed(items: list[str], template: str, shown: int, noun: str = "path") -> str:
+    """'3 paths in PAIRS are …: a, b, c, …' (empty when there is nothing to say)."""
+    if not items:
+        return ""
+    verb = "is" if len(items) == 1 else "are"
+    head = template.format(_count(len(items), noun), verb)
+    return f"{head}: " + ", ".join(items[:shown]) + (", …" if len(items) > shown else "")
+
+
+def _count(n: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {noun if n == 1 else plural}"
 
 
 def evaluate(
     pairs: list[Pair],
     *,
     search: SearchFn,
-    indexed: Callable[[str], bool],
+    indexed: Callable[[str], str | None],
     limit: int = DEPTH,
     default_type: str | None = None,
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> Evaluation:
-    """Rank every query with `search` (one process) and score it against its indexed files."""
+    """Rank every query with `search` (one process) and score it against its indexed files;
+    `indexed` gives an indexed file's type (None when it is not indexed)."""
     result = Evaluation(resamples=resamples, seed=seed)
-    known: dict[str, bool] = {}
+    known: dict[str, str | None] = {}
     for pair in pairs:
         kind = pair.type or default_type
         group = kind or ANY
@@ -262,10 +277,12 @@ def evaluate(
         for path in pair.paths:
             if path not in known:
                 known[path] = indexed(path)
-            if known[path]:
-                relevant.add(path)
-            else:
+            if known[path] is None:
                 result.missing.setdefault(group, []).append(path)
+            elif kind and known[path] != kind:  # a PAIRS mistake: its search never sees it
+                result.mistyped.setdefault(group, []).append(path)
+            else:
+                relevant.add(path)
         ranks, held = _rank(pair.query, relevant, search, limit, kind) if relevant else ([], [])
         result.held_out.setdefault(group, []).extend((pair.query, p) for p in held)
         left = len(relevant) - len(held)

@@ -162,6 +162,8 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
     console.print(f"[bold]Size[/bold]     {_human_bytes(info['size_bytes'])}")
     if info.get("last_indexed"):
         console.print(f"[bold]Updated[/bold]  {info['last_indexed']}")
+    for line in _adapter_lines(info.get("adapter")):
+        console.print(line)
     if info.get("upgrade"):
         upgrade = info["upgrade"]
         console.print(
@@ -169,6 +171,23 @@ def status(info: dict[str, Any], *, as_json: bool) -> None:
             f"{info['files']} files re-encoded; `xmodal index` continues it "
             "(searches use the old vectors until it finishes)"
         )
+
+
+def _adapter_lines(adapter: dict[str, Any] | None) -> list[str]:
+    """`xmodal tune`'s query maps, with the held-out R@1 that justified each."""
+    if not adapter:
+        return []
+    if adapter.get("error"):
+        return [f"[bold]Adapter[/bold]  unusable ({adapter['error']}); `xmodal check --repair`"]
+    lines = []
+    for m in adapter["maps"]:
+        state = "in use" if m["in_use"] else "not used: made for other models"
+        lines.append(
+            f"[bold]Adapter[/bold]  {m['type']} queries in {m['space']}, rank {m['rank']}, "
+            f"{m.get('pairs', '?')} pairs, held-out R@1 {m['before']['recall@1']:.2f} → "
+            f"{m['after']['recall@1']:.2f} ({state}; `xmodal tune --reset` removes it)"
+        )
+    return lines
 
 
 def _index_kind(index: dict[str, Any]) -> str:
@@ -309,3 +328,68 @@ class ProgressReporter:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class TuneProgress:
+    """`xmodal tune`: a bar per adapter on stderr with the held-out Recall@1 as it trains."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.console = stderr_console()
+        self.on = not quiet and self.console.is_terminal
+        self._progress: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+
+    def __call__(self, label: str, epoch: int, epochs: int, figures: dict[str, float]) -> None:
+        if not self.on:
+            return
+        if self._progress is None:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("tuning {task.description}"),
+                BarColumn(),
+                TextColumn("epoch {task.completed}/{task.total}"),
+                TextColumn("held-out R@1 {task.fields[r1]}"),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+        if label not in self._tasks:
+            self._tasks[label] = self._progress.add_task(label, total=epochs, r1="–")
+        self._progress.update(self._tasks[label], completed=epoch, r1=f"{figures['recall@1']:.3f}")
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def tune_summary(report: dict[str, Any], notes: list[str], *, as_json: bool, quiet: bool) -> None:
+    """`xmodal tune`: per adapter, held-out R@1/R@5 before → after and whether it was kept."""
+    if not quiet:
+        for note in notes:
+            stderr_console().print(note, style="yellow")
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("type", "space", "pairs", "train/held", "R@1", "R@5", "epochs", "kept"):
+        table.add_column(name, justify="left" if name in ("type", "space", "kept") else "right")
+    for row in report["adapters"]:
+        before, after = row["before"], row["after"]
+        figures = [
+            f"{before[m]:.3f} → {after[m]:.3f}" if before else "–" for m in ("recall@1", "recall@5")
+        ]
+        table.add_row(
+            row["type"],
+            row["space"],
+            str(row["pairs"]),
+            f"{row['train']}/{row['held_out']}",
+            *figures,
+            f"{row['best_epoch']} of {row['epochs']}",
+            "yes" if row["kept"] else f"no: {row['reason']}",
+        )
+    console = stdout_console()
+    console.print(table)
+    console.print(
+        f"{report['pairs']} pairs, {report['kept']} adapter(s) saved, {report['seconds']:.1f} s"
+    )
