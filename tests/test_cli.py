@@ -265,6 +265,7 @@ def test_the_command_list_is_complete():
         ("check",),
         ("remove",),
         ("eval",),
+        ("tune",),
         ("models",),
         ("models", "pull"),
     }

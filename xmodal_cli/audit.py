@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xmodal_cli import adapter
 from xmodal_cli.store.atomic import leftovers, remove_leftovers
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.schema import SCHEMA_VERSION
@@ -99,6 +100,7 @@ def check_index(vectors: VectorStore) -> Report:
                 )
             )
     _check_disk(catalog, vectors.directory, report)
+    _check_adapter(vectors.directory, report)
     report.checked = {
         "files": len(catalog.files()),
         "items": sum(counts.values()),
@@ -154,6 +156,15 @@ def _check_disk(catalog: Catalog, directory: Path, report: Report) -> None:
         )
 
 
+def _check_adapter(directory: Path, report: Report) -> None:
+    """The query adapter of `xmodal tune`: a file search cannot read is a problem (search
+    ignores it; repair removes it, `tune` makes a new one)."""
+    try:
+        adapter.load(directory)
+    except adapter.AdapterError as exc:
+        report.problems.append(Finding("adapter-corrupt", f"{exc}; search ignores it"))
+
+
 def repair_index(vectors: VectorStore) -> Report:
     """Delete unusable rows, rebuild FAISS files and calibration, clear temp files; re-check.
 
@@ -173,6 +184,11 @@ def repair_index(vectors: VectorStore) -> Report:
     repaired.append(
         "rebuilt " + ", ".join(f"{s}.faiss" for s in vectors.spaces) + " and calibration"
     )
+    try:
+        adapter.load(vectors.directory)
+    except adapter.AdapterError:
+        adapter.remove(vectors.directory)
+        repaired.append(f"removed the unreadable {adapter.FILE_NAME} (`xmodal tune` makes one)")
     cleared = remove_leftovers(vectors.directory)
     if cleared:
         repaired.append(f"removed {cleared} temporary files")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,9 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
+    no_tune: Annotated[
+        bool, typer.Option("--no-tune", help="Search without the adapter of `xmodal tune`.")
+    ] = False,
     as_json: JsonReport = False,
     quiet: Quiet = False,
     model_path: ModelPath = None,
@@ -55,6 +59,8 @@ def eval_command(
       xmodal eval pairs.csv --type image --json | jq .all.mrr
 
       xmodal eval pairs.jsonl -n 20 --index-dir ~/photo-index
+
+      xmodal eval held_out.jsonl --no-tune
     """
 
     with reported_errors():
@@ -75,7 +81,7 @@ def eval_command(
 
             result = evaluate(
                 queries,
-                search=collection.search,
+                search=functools.partial(collection.search, tuned=not no_tune),
                 indexed=indexed_type,
                 limit=limit,
                 default_type=kind,

@@ -18,10 +18,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xmodal_cli import adapter as adapter_file
 from xmodal_cli import config
 from xmodal_cli.audit import Report, check_index, repair_index
 from xmodal_cli.errors import XmodalError
@@ -43,6 +44,11 @@ from xmodal_cli.store.vector_index import APPROXIMATE_FROM, sidecar
 from xmodal_cli.store.vectors import TUNING_SAMPLE, TuningQueries, VectorStore
 from xmodal_cli.upgrade import pending_upgrade, record_of, upgrade_in_place
 
+if TYPE_CHECKING:  # tune's modules load when it runs, not with every search
+    from xmodal_cli.evaluation import Pair
+    from xmodal_cli.tuning import Progress as TuneProgress
+    from xmodal_cli.tuning import TuneOptions, TuneReport
+
 
 @dataclass
 class Collection:
@@ -54,6 +60,7 @@ class Collection:
     profile: Profile | None  # None when opened with models=False
     lock: IndexLock | None = None
     defaulted: bool = False  # a new index whose profile was chosen by `default_profile`
+    _adapter: tuple[adapter_file.Adapter | None] | None = None  # loaded on first search
 
     @property
     def profile_name(self) -> str | None:
@@ -108,12 +115,60 @@ class Collection:
         return self.vectors.rebuild()
 
     def search(
-        self, query: str, *, limit: int = 10, filters: Filters | None = None
+        self, query: str, *, limit: int = 10, filters: Filters | None = None, tuned: bool = True
     ) -> list[Result]:
-        """Files whose content best matches a free-text query."""
+        """Files whose content best matches a free-text query (through the adapter that
+        `tune` made, unless `tuned` is False)."""
+        profile = self._encoders()
+        if self._adapter is None:
+            self._adapter = (adapter_file.load_usable(self.directory, profile.model_ids),)
+        found = self._adapter[0] if tuned else None
         return search_text(
-            query, vectors=self.vectors, profile=self._encoders(), limit=limit, filters=filters
+            query,
+            vectors=self.vectors,
+            profile=profile,
+            limit=limit,
+            filters=filters,
+            adapt=found.apply if found is not None else None,
         )
+
+    def tune(
+        self,
+        pairs: list[Pair],
+        *,
+        options: TuneOptions | None = None,
+        progress: TuneProgress | None = None,
+    ) -> TuneReport:
+        """Train query adapters on `pairs`; save those that beat no adapter on held-out
+        pairs (beside the other (space, type) maps already saved). Writers only."""
+        from xmodal_cli.tuning import tune
+
+        if self.lock is None:
+            raise RuntimeError("tune needs a collection opened with write=True")
+        report = tune(
+            pairs,
+            catalog=self.catalog,
+            profile=self._encoders(),
+            options=options,
+            progress=progress,
+        )
+        if report.kept:
+            try:
+                saved = adapter_file.load(self.directory)
+            except adapter_file.AdapterError:
+                saved = None  # a corrupt file is replaced
+            maps = dict(saved.maps) if saved is not None else {}
+            maps.update({(o.space, o.type): o.map for o in report.kept if o.map is not None})
+            adapter_file.save(adapter_file.Adapter(maps), self.directory)
+            self._adapter = None
+        return report
+
+    def reset_tune(self) -> bool:
+        """Remove the adapter (writers only); whether there was one."""
+        if self.lock is None:
+            raise RuntimeError("reset needs a collection opened with write=True")
+        self._adapter = None
+        return adapter_file.remove(self.directory)
 
     def similar(
         self, path: Path, *, limit: int = 10, filters: Filters | None = None
@@ -154,6 +209,7 @@ class Collection:
             "files": sum(c["files"] for c in counts.values()),
             "size_bytes": size,
             "upgrade": pending_upgrade(catalog),
+            "adapter": self._describe_adapter(info.get("models", {})),
             "schema_version": catalog.user_version(),
             "last_indexed": (
                 dt.datetime.fromtimestamp(last).astimezone().isoformat(timespec="seconds")
@@ -161,6 +217,13 @@ class Collection:
                 else None
             ),
         }
+
+    def _describe_adapter(self, model_ids: dict[str, str]) -> dict[str, Any] | None:
+        try:
+            found = adapter_file.load(self.directory)
+        except adapter_file.AdapterError as exc:
+            return {"error": str(exc), "maps": []}
+        return found.describe(model_ids) if found is not None else None
 
     def _encoders(self) -> Profile:
         if self.profile is None:

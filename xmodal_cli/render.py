@@ -181,11 +181,10 @@ def _adapter_lines(adapter: dict[str, Any] | None) -> list[str]:
         return [f"[bold]Adapter[/bold]  unusable ({adapter['error']}); `xmodal check --repair`"]
     lines = []
     for m in adapter["maps"]:
-        state = "in use" if m["in_use"] else "not used: made for other models"
+        state = "in use" if m["in_use"] else "unused (other models)"
         lines.append(
-            f"[bold]Adapter[/bold]  {m['type']} queries in {m['space']}, rank {m['rank']}, "
-            f"{m.get('pairs', '?')} pairs, held-out R@1 {m['before']['recall@1']:.2f} → "
-            f"{m['after']['recall@1']:.2f} ({state}; `xmodal tune --reset` removes it)"
+            f"[bold]Adapter[/bold]  {m['type']} queries ({m['space']}): held-out R@1 "
+            f"{m['before']['recall@1']:.2f} → {m['after']['recall@1']:.2f}, {state}"
         )
     return lines
 
@@ -372,21 +371,22 @@ def tune_summary(report: dict[str, Any], notes: list[str], *, as_json: bool, qui
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for name in ("type", "space", "pairs", "train/held", "R@1", "R@5", "epochs", "kept"):
-        table.add_column(name, justify="left" if name in ("type", "space", "kept") else "right")
+    for name in ("type", "pairs", "train/held", "R@1", "R@5", "best epoch", "kept"):
+        table.add_column(
+            name, justify="left" if name in ("type", "kept") else "right", no_wrap=True
+        )
     for row in report["adapters"]:
         before, after = row["before"], row["after"]
         figures = [
-            f"{before[m]:.3f} → {after[m]:.3f}" if before else "–" for m in ("recall@1", "recall@5")
+            f"{before[m]:.2f} → {after[m]:.2f}" if before else "–" for m in ("recall@1", "recall@5")
         ]
         table.add_row(
             row["type"],
-            row["space"],
             str(row["pairs"]),
             f"{row['train']}/{row['held_out']}",
             *figures,
-            f"{row['best_epoch']} of {row['epochs']}",
-            "yes" if row["kept"] else f"no: {row['reason']}",
+            f"{row['best_epoch']}/{row['epochs']}",
+            "yes" if row["kept"] else "no",
         )
     console = stdout_console()
     console.print(table)

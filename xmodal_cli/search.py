@@ -10,7 +10,7 @@ is the raw cosine in the space that found the file, so it stays meaningful for -
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ from xmodal_cli.store.vectors import VectorStore
 
 MODALITIES = ("audio", "image", "text")
 PUSH_DOWN_BELOW = 0.25  # a filter keeping less than this share of a space runs inside FAISS
+# (space, type, encoded query) -> the query that searches that type there: `xmodal tune`'s
+# adapter (adapter.py); it changes queries only, never stored vectors
+QueryAdapter = Callable[[str, str, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,9 @@ def search_text(
     profile: Profile,
     limit: int = 10,
     filters: Filters | None = None,
+    adapt: QueryAdapter | None = None,
 ) -> list[Result]:
-    """Files whose content best matches a free-text query."""
+    """Files whose content best matches a free-text query (mapped by `adapt`, if given)."""
     if not query.strip():
         raise UsageError("the query is empty", 'try: xmodal search "sunset over the sea"')
     filters = filters or Filters()
@@ -117,8 +121,11 @@ def search_text(
         for space in profile.query_spaces(modality)
     ]
     queries = profile.encode_query(query, frozenset(space for _, space in pairs))
+    adapt = adapt or (lambda _space, _modality, vector: vector)
     lists = [
-        _search_space(vectors, space, queries[space], modality, filters, limit)
+        _search_space(
+            vectors, space, adapt(space, modality, queries[space]), modality, filters, limit
+        )
         for modality, space in pairs
     ]
     return _fuse(lists, limit)

@@ -1,0 +1,260 @@
+"""`xmodal tune`: learn query adapters (adapter.py) from the user's own pairs.
+
+For each (space, type) that the pairs' files call for: the stored item vectors of that type
+are the candidates, each pair's query is encoded (with word-dropped views for training),
+the pairs are split into train and held-out parts (seeded; the captions of one file stay on
+one side, so the held-out part never asks for a photo the adapter was shown), and
+training.train_map fits a residual low-rank map, stopping early on held-out Recall@1. A
+map is kept only when it beats no adapter on the held-out part.
+
+No leaks: an item whose own words (a note's passage with its name, a recording's
+description made from its tags and names) contain a pair's query would be found by
+lookup, so it is dropped from the candidates, as `xmodal eval` holds such files out (see
+evaluation.leaks_query); photos' words are made by a model from the pixels and stay.
+Files of other types never compete (a sidecar `photo.txt` is a text file; an image
+caption's pair ranks images only).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from xmodal_cli.adapter import QueryMap
+from xmodal_cli.evaluation import Pair, leaks_query
+from xmodal_cli.models import Profile
+from xmodal_cli.search import Result
+from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.rows import ItemRow
+from xmodal_cli.training import TrainData, TrainOptions, split_rows, train_map
+
+Progress = Callable[[str, int, int, dict[str, float]], None]  # (space/type, epoch, of, figures)
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """What `xmodal tune` trains with."""
+
+    held_out: float = 0.2  # share of files whose pairs are held out
+    rank: int = 32
+    epochs: int = 80
+    views: int = 2  # word-dropped variants of each training query
+    drop: float = 0.25  # chance of dropping each word in a variant
+    min_pairs: int = 10  # per (space, type), before the split
+    pool: int = 50_000  # candidate items per (space, type): all relevant ones + a sample
+    seed: int = 0
+
+
+@dataclass
+class Outcome:
+    """One (space, type): how many pairs, held-out figures before → after, kept or not."""
+
+    space: str
+    type: str
+    pairs: int = 0
+    train: int = 0
+    held_out: int = 0
+    leaks: int = 0  # items held out because their own words contain a query
+    candidates: int = 0
+    before: dict[str, float] = field(default_factory=dict)
+    after: dict[str, float] = field(default_factory=dict)
+    epochs: int = 0
+    best_epoch: int = 0
+    seconds: float = 0.0
+    kept: bool = False
+    reason: str = ""
+    map: QueryMap | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "space": self.space,
+            "type": self.type,
+            "pairs": self.pairs,
+            "train": self.train,
+            "held_out": self.held_out,
+            "leaks_held_out": self.leaks,
+            "candidates": self.candidates,
+            "before": self.before,
+            "after": self.after,
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "seconds": round(self.seconds, 2),
+            "kept": self.kept,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class TuneReport:
+    """Every (space, type) tried, the paths that are not in the index, and the time."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    pairs: int = 0
+    seconds: float = 0.0
+
+    @property
+    def kept(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.kept]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pairs": self.pairs,
+            "missing_paths": len(self.missing),
+            "seconds": round(self.seconds, 2),
+            "adapters": [o.as_dict() for o in self.outcomes],
+            "kept": len(self.kept),
+        }
+
+
+def tune(
+    pairs: list[Pair],
+    *,
+    catalog: Catalog,
+    profile: Profile,
+    options: TuneOptions | None = None,
+    progress: Progress | None = None,
+) -> TuneReport:
+    """Train one map per (space, type) the pairs call for; keep those that beat none."""
+    options = options or TuneOptions()
+    started = time.perf_counter()
+    report = TuneReport(pairs=len(pairs))
+    grouped: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for pair in pairs:
+        by_type: dict[str, list[int]] = {}
+        for path in pair.paths:
+            row = catalog.file_by_path(path)
+            if row is None:
+                report.missing.append(path)
+            elif pair.type in (None, row.modality):
+                by_type.setdefault(row.modality, []).append(row.id)
+        for modality, ids in by_type.items():
+            grouped.setdefault(modality, []).append((pair.query, tuple(ids)))
+    for modality, typed in sorted(grouped.items()):
+        for space in profile.query_spaces(modality):
+            outcome = Outcome(space, modality, pairs=len(typed))
+            _fit(outcome, typed, catalog, profile, options, progress)
+            report.outcomes.append(outcome)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _fit(
+    outcome: Outcome,
+    pairs: list[tuple[str, tuple[int, ...]]],
+    catalog: Catalog,
+    profile: Profile,
+    options: TuneOptions,
+    progress: Progress | None,
+) -> None:
+    started = time.perf_counter()
+    space, dim = outcome.space, profile.spaces[outcome.space]
+    rows, vectors = _candidates(catalog, space, dim, outcome.type, pairs, options)
+    asked: dict[int, list[str]] = {}  # file id -> the queries that ask for it
+    for query, ids in pairs:
+        for file_id in ids:
+            asked.setdefault(file_id, []).append(query)
+    leaky = {
+        i for i, row in enumerate(rows) if any(_leaks(row, q) for q in asked.get(row.file_id, ()))
+    }
+    outcome.leaks = len(leaky)
+    keep = np.array([i not in leaky for i in range(len(rows))], dtype=bool)
+    rows = [row for row, k in zip(rows, keep, strict=True) if k]
+    vectors = vectors[keep]
+    outcome.candidates = len(rows)
+    file_of = np.array([row.file_id for row in rows], dtype=np.int64)
+    files, owners = np.unique(file_of, return_inverse=True)
+    usable = [(q, np.flatnonzero(np.isin(file_of, ids))) for q, ids in pairs]
+    usable = [(q, found) for q, found in usable if len(found)]
+    if len(usable) < options.min_pairs:
+        outcome.reason = f"{len(usable)} usable pairs; at least {options.min_pairs} are needed"
+        return
+    queries = [q for q, _ in usable]
+    encode = _encoder(profile, space)
+    groups = np.array([int(owners[found].min()) for _, found in usable])  # a file's pairs together
+    train_rows, held_rows = split_rows(len(usable), options.held_out, options.seed, groups)
+    data = TrainData(
+        np.stack([encode(q) for q in queries]),
+        [found for _, found in usable],
+        [np.zeros((0, dim), np.float32)] * len(usable),
+    )
+    assert data.views is not None
+    rng = np.random.default_rng(options.seed)
+    for i in train_rows:  # only training queries get augmented views
+        variants = {_drop_words(queries[i], options.drop, rng) for _ in range(options.views)}
+        variants.discard(queries[i])
+        if variants:
+            data.views[i] = np.stack([encode(v) for v in sorted(variants)])
+    outcome.train, outcome.held_out = len(train_rows), len(held_rows)
+    result = train_map(
+        data.subset(train_rows),
+        data.subset(held_rows),
+        vectors,
+        TrainOptions(rank=options.rank, epochs=options.epochs, seed=options.seed),
+        owners=owners,
+        progress=(
+            (lambda e, n, f: progress(f"{space}/{outcome.type}", e, n, f)) if progress else None
+        ),
+    )
+    outcome.before, outcome.after = result.before, result.after
+    outcome.epochs, outcome.best_epoch = result.epochs, result.best_epoch
+    outcome.kept = result.improved
+    if not outcome.kept:
+        outcome.reason = "it does not beat no adapter on the held-out pairs"
+    outcome.seconds = time.perf_counter() - started
+    outcome.map = QueryMap(
+        result.weights["down"],
+        result.weights["up"],
+        profile.model_ids[space],
+        {
+            "pairs": outcome.pairs,
+            "held_out": outcome.held_out,
+            "before": result.before,
+            "after": result.after,
+            "files": len(files),
+        },
+    )
+
+
+def _candidates(
+    catalog: Catalog,
+    space: str,
+    dim: int,
+    modality: str,
+    pairs: list[tuple[str, tuple[int, ...]]],
+    options: TuneOptions,
+) -> tuple[list[ItemRow], np.ndarray]:
+    """Items of `modality` in `space`: all of them up to `pool`, else the relevant files'
+    items plus an even sample of the rest (rank figures then describe that sample)."""
+    ids = catalog.matching_items(space, modality, (), 1 << 62)
+    assert ids is not None
+    items = catalog.items_by_id(ids.tolist())
+    if len(ids) > options.pool:
+        relevant = {f for _, found in pairs for f in found}
+        mine = [i for i in ids.tolist() if items[i].file_id in relevant]
+        rest = np.setdiff1d(ids, mine)
+        step = max(1, len(rest) // max(1, options.pool - len(mine)))
+        ids = np.sort(np.concatenate([np.asarray(mine, np.int64), rest[::step]]))
+    found, vectors = catalog.vectors_by_id(space, ids.tolist(), dim)
+    return [items[int(i)] for i in found], np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _leaks(row: ItemRow, query: str) -> bool:
+    hit = Result(0, 0.0, row.modality, row.path, row.snippet or "", row.space, row.position)
+    return leaks_query(hit, query)
+
+
+def _encoder(profile: Profile, space: str) -> Callable[[str], np.ndarray]:
+    wanted = frozenset({space})
+    return lambda text: np.asarray(profile.encode_query(text, wanted)[space], dtype=np.float32)
+
+
+def _drop_words(text: str, chance: float, rng: np.random.Generator) -> str:
+    """The caption with some words left out (at least one kept): how a short query reads."""
+    words = text.split()
+    kept = [w for w in words if rng.random() >= chance] or [words[int(rng.integers(len(words)))]]
+    return " ".join(kept)
