@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import ListReporter, RecordingProfile, _seeded_unit, assert_consistent
 from tests.documents import NOTES
 from tests.sql import sql
+from xmodal_cli import adapter
 from xmodal_cli.collection import open_collection
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.indexer import IndexOptions
@@ -130,6 +131,8 @@ def test_a_switch_to_other_spaces_drops_their_files_and_unreadable_files(tmp_pat
         col.index([root])
     assert (directory / f"{SPACE_VISUAL}.faiss").exists()
     notes[0].unlink()  # gone before the upgrade reads it: forgotten at the switch
+    identity = adapter.QueryMap(np.zeros((1, 16), np.float32), np.zeros((16, 1), np.float32), "")
+    adapter.save(adapter.Adapter({(SPACE_TEXT, "text"): identity}), directory)
     wider = NextProfile(text_dim=24)
     del wider.spaces[SPACE_VISUAL], wider.model_ids[SPACE_VISUAL]
     with open_collection(directory, write=True, profile=wider) as col:
@@ -142,6 +145,7 @@ def test_a_switch_to_other_spaces_drops_their_files_and_unreadable_files(tmp_pat
         assert col.check().ok
     for stale in (directory / f"{SPACE_VISUAL}.faiss", sidecar(directory / "visual.faiss")):
         assert not stale.exists()
+    assert not adapter.path_in(directory).exists()  # trained on the old query encoder
 
 
 def test_readers_of_older_model_ids_search_or_are_told_how_to_upgrade(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ class Collection:
 
     def _upgrade(self, options: IndexOptions, reporter: Reporter, summary: IndexSummary) -> None:
         """Re-encode every file (resumably), switch, and rebuild the FAISS files for the
-        new spaces; files of spaces the new profile lacks go."""
+        new spaces; files of spaces the new profile lacks, and the adapter, go."""
         profile = self._encoders()
         started = time.perf_counter()
         try:
@@ -109,6 +109,9 @@ class Collection:
         for space in set(old.spaces) - set(profile.spaces):
             for stale in (old.path(space), sidecar(old.path(space))):
                 stale.unlink(missing_ok=True)
+        # `tune` trained its adapter on the old query encoder: it would not fit the new one.
+        adapter_file.remove(self.directory)
+        self._adapter = None
 
     def rebuild(self) -> dict[str, int]:
         """Recreate every FAISS file from SQLite; vectors per space."""
