@@ -236,7 +236,7 @@ def test_status_reports_each_spaces_index(tmp_path: Path, centres: np.ndarray) -
 def test_a_wide_space_is_projected_and_still_ranks_like_exact_search(tmp_path: Path) -> None:
     """Past PROJECT_ABOVE dims the inverted file holds projected codes (a fifth of the
     bytes); re-ranking from the catalog keeps the exact order, filters and removes work."""
-    from xmodal_cli.store.vector_index import PROJECT_ABOVE, PROJECTED_DIM
+    from xmodal_cli.store.vector_index import PROJECT_ABOVE, PROJECTED_DIM, RERANK_PROJECTED
 
     dim = 640
     assert dim > PROJECT_ABOVE
@@ -256,6 +256,7 @@ def test_a_wide_space_is_projected_and_still_ranks_like_exact_search(tmp_path: P
         index = store.index("visual")
         assert index.approximate and index.layout.tuned_on == "items"
         assert index.index.chain.at(0).d_out == PROJECTED_DIM
+        assert index.layout.rerank == RERANK_PROJECTED  # kept in the sidecar for readers
         # The file: the projection and the cells' centres, then an 8-bit code and id per item.
         fixed = (dim + index.layout.nlist) * PROJECTED_DIM * 4
         per_item = (store.path("visual").stat().st_size - fixed) / 3000

@@ -261,6 +261,7 @@ def test_the_command_list_is_complete():
         ("index",),
         ("search",),
         ("similar",),
+        ("dupes",),
         ("status",),
         ("check",),
         ("remove",),

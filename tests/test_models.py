@@ -31,13 +31,22 @@ def real_index(tmp_path_factory, lite_profile, photo_dir):
         yield col
 
 
-def test_onnx_text_encoder_matches_sentence_transformers(lite_profile):
+@pytest.fixture(scope="module")
+def float_text():
+    """The float MiniLM graph: the reference the INT8 variant is checked against."""
+    from xmodal_cli import config
+    from xmodal_cli.models import minilm
+
+    return minilm.OnnxTextEncoder(config.cache_dir())
+
+
+def test_onnx_text_encoder_matches_sentence_transformers(float_text):
     from sentence_transformers import SentenceTransformer
 
     from xmodal_cli.models import minilm
 
     texts = ["a cat", "sunset over the sea with orange clouds", "x" * 3000, "Übergrößenträger café"]
-    ours = lite_profile.encode_texts(texts)
+    ours = float_text.encode(texts)
     reference = SentenceTransformer(str(minilm.model_dir()), device="cpu").encode(
         texts, normalize_embeddings=True
     )
@@ -46,10 +55,11 @@ def test_onnx_text_encoder_matches_sentence_transformers(lite_profile):
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
-def test_text_batches_equal_single_encodes(lite_profile):
+def test_text_batches_equal_single_encodes(float_text):
+    """Float only: INT8 quantises activations per batch (tests/test_int8.py bounds that)."""
     texts = ["short", "a much longer sentence about a walk in the forest", "mid length text"]
-    batch = lite_profile.encode_texts(texts)
-    singles = np.stack([lite_profile.encode_texts([t])[0] for t in texts])
+    batch = float_text.encode(texts)
+    singles = np.stack([float_text.encode([t])[0] for t in texts])
     assert np.allclose(batch, singles, atol=1e-5)
 
 

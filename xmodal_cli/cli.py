@@ -12,22 +12,16 @@ import typer
 from xmodal_cli import __version__, config, render
 from xmodal_cli.cli_common import (
     IndexDir,
-    Json,
-    Jsonl,
     JsonReport,
-    Limit,
-    MinScore,
     ModelPath,
-    Null,
-    Paths,
     Quiet,
-    Types,
-    Under,
-    output_mode,
+    complete_profiles,
     reported_errors,
 )
+from xmodal_cli.cli_dupes import dupes_command
 from xmodal_cli.cli_eval import eval_command
 from xmodal_cli.cli_models import models_app
+from xmodal_cli.cli_search import search_command, similar_command
 from xmodal_cli.cli_tune import tune_command
 from xmodal_cli.errors import UsageError
 
@@ -36,7 +30,7 @@ app = typer.Typer(
     help="Search your own photos, recordings and notes by meaning, offline.\n\n"
     "Index folders once (later runs only touch what changed), then ask in plain words.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
@@ -88,6 +82,7 @@ def index(
             help="Model profile (see `xmodal models`). An existing index built by another "
             "re-encodes in place; searches use the old vectors until it finishes.",
             show_default=False,
+            autocompletion=complete_profiles,
         ),
     ] = None,
     model_path: ModelPath = None,
@@ -152,100 +147,9 @@ def index(
                 render.index_summary(summary, as_json=as_json, quiet=quiet)
 
 
-@app.command()
-def search(
-    query: Annotated[
-        str, typer.Argument(help="What you are looking for, in plain words.", show_default=False)
-    ],
-    *,
-    limit: Limit = 10,
-    types: Types = None,
-    min_score: MinScore = None,
-    under: Under = None,
-    as_json: Json = False,
-    jsonl: Jsonl = False,
-    paths: Paths = False,
-    null: Null = False,
-    model_path: ModelPath = None,
-    index_dir: IndexDir = None,
-) -> None:
-    """Find files by meaning: photos, recordings and passages that match a text query.
-
-    Without --type, the types are ranked together on calibrated scores.
-
-    Examples:
-
-      xmodal search "a cat sleeping on a sofa"
-
-      xmodal search "the meeting where we discussed the budget" --type audio
-
-      xmodal search "tax receipt" --type text -n 5 --json
-
-      xmodal search "red flowers" --under ~/Pictures/2023 --paths
-    """
-
-    with reported_errors():
-        from xmodal_cli.collection import open_collection
-        from xmodal_cli.search import make_filters
-
-        mode = output_mode(as_json=as_json, jsonl=jsonl, paths=paths)
-        filters = make_filters(types or (), under or (), min_score)
-        with open_collection(
-            config.index_dir(index_dir), model_path=config.model_path(model_path)
-        ) as collection:
-            rows = collection.search(query, limit=limit, filters=filters)
-        render.results(rows, mode, null=null)
-
-
-@app.command()
-def similar(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            help="An image, recording or text file (indexed or not).", show_default=False
-        ),
-    ],
-    *,
-    limit: Limit = 10,
-    types: Types = None,
-    min_score: MinScore = None,
-    under: Under = None,
-    as_json: Json = False,
-    jsonl: Jsonl = False,
-    paths: Paths = False,
-    null: Null = False,
-    model_path: ModelPath = None,
-    index_dir: IndexDir = None,
-) -> None:
-    """Find files like FILE: look-alike photos, sound-alike clips, related notes.
-
-    FILE itself is left out.
-
-    Results are of FILE's own type unless --type asks for others (a photo can find notes
-    that talk about what it shows).
-
-    Examples:
-
-      xmodal similar ~/Pictures/beach.jpg
-
-      xmodal similar ~/Pictures/beach.jpg --type image --paths | xargs -d '\\n' feh
-
-      xmodal similar notes/budget.md --type text -n 5
-
-      xmodal similar ~/Samples/kick_03.wav -n 20 --type audio
-    """
-
-    with reported_errors():
-        from xmodal_cli.collection import open_collection
-        from xmodal_cli.search import make_filters
-
-        mode = output_mode(as_json=as_json, jsonl=jsonl, paths=paths)
-        filters = make_filters(types or (), under or (), min_score)
-        with open_collection(
-            config.index_dir(index_dir), model_path=config.model_path(model_path)
-        ) as collection:
-            rows = collection.similar(file, limit=limit, filters=filters)
-        render.results(rows, mode, null=null)
+app.command("search")(search_command)  # its own module: cli.py stays thin
+app.command("similar")(similar_command)
+app.command("dupes")(dupes_command)
 
 
 @app.command()
@@ -334,7 +238,7 @@ def remove(
             render.stderr_console().print(f"removed {count} files from the index")
 
 
-app.command("eval")(eval_command)  # its own module: cli.py stays thin
+app.command("eval")(eval_command)  # likewise
 app.command("tune")(tune_command)
 
 

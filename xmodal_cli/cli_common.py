@@ -14,6 +14,28 @@ import typer
 from xmodal_cli import render
 from xmodal_cli.errors import UsageError, XmodalError
 
+
+# Shell completion (`xmodal --install-completion`): what each option accepts. Kept free of
+# heavy imports, since the shell runs xmodal on every Tab.
+def complete_types(incomplete: str) -> list[str]:
+    """Values of --type that start with what was typed."""
+    return [t for t in ("audio", "image", "text") if t.startswith(incomplete)]
+
+
+def complete_sort(incomplete: str) -> list[str]:
+    """Values of --sort that start with what was typed."""
+    from xmodal_cli.ordering import SORT_KEYS
+
+    return [key for key in SORT_KEYS if key.startswith(incomplete)]
+
+
+def complete_profiles(incomplete: str) -> list[str]:
+    """Model profile names (for --model) that start with what was typed."""
+    from xmodal_cli.models.registry import PROFILES
+
+    return [name for name in PROFILES if name.startswith(incomplete)]
+
+
 IndexDir = Annotated[
     Path | None,
     typer.Option(
@@ -31,6 +53,7 @@ Types = Annotated[
         "-t",
         help="Only this type: audio, image or text (repeatable).",
         show_default=False,
+        autocompletion=complete_types,
     ),
 ]
 MinScore = Annotated[

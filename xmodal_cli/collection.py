@@ -26,6 +26,7 @@ from xmodal_cli import adapter as adapter_file
 from xmodal_cli import config
 from xmodal_cli.audit import Report, check_index, repair_index
 from xmodal_cli.errors import XmodalError
+from xmodal_cli.filtering import Facets
 from xmodal_cli.indexer import (
     IndexOptions,
     IndexSummary,
@@ -35,6 +36,7 @@ from xmodal_cli.indexer import (
     remove_paths,
 )
 from xmodal_cli.models import Profile, load_profile, registry, typical_queries
+from xmodal_cli.query import Query
 from xmodal_cli.search import MODALITIES, Filters, Result, search_similar, search_text
 from xmodal_cli.store.atomic import remove_leftovers
 from xmodal_cli.store.catalog import Catalog
@@ -45,6 +47,7 @@ from xmodal_cli.store.vectors import TUNING_SAMPLE, TuningQueries, VectorStore
 from xmodal_cli.upgrade import pending_upgrade, record_of, upgrade_in_place
 
 if TYPE_CHECKING:  # tune's modules load when it runs, not with every search
+    from xmodal_cli.dupes import Group
     from xmodal_cli.evaluation import Pair
     from xmodal_cli.tuning import Progress as TuneProgress
     from xmodal_cli.tuning import TuneOptions, TuneReport
@@ -118,10 +121,15 @@ class Collection:
         return self.vectors.rebuild()
 
     def search(
-        self, query: str, *, limit: int = 10, filters: Filters | None = None, tuned: bool = True
+        self,
+        query: str | Query,
+        *,
+        limit: int = 10,
+        filters: Filters | None = None,
+        tuned: bool = True,
     ) -> list[Result]:
-        """Files whose content best matches a free-text query (through the adapter that
-        `tune` made, unless `tuned` is False)."""
+        """Files whose content best matches a text or compound query (`query.parse_query`;
+        its words through the adapter that `tune` made, unless `tuned` is False)."""
         profile = self._encoders()
         if self._adapter is None:
             self._adapter = (adapter_file.load_usable(self.directory, profile.model_ids),)
@@ -179,6 +187,22 @@ class Collection:
         """Files most like `path` (indexed or not), leaving it out."""
         return search_similar(
             path, vectors=self.vectors, profile=self._encoders(), limit=limit, filters=filters
+        )
+
+    def dupes(
+        self,
+        *,
+        types: Iterable[str] = (),
+        under: tuple[str, ...] = (),
+        facets: Facets | None = None,
+        threshold: float | None = None,
+    ) -> list[Group]:
+        """Groups of exact and near duplicates, each with a keeper; deletes nothing."""
+        from xmodal_cli.dupes import find_dupes
+
+        like = self._encoders().like_spaces
+        return find_dupes(
+            self.vectors, like, types=types, under=under, facets=facets, threshold=threshold
         )
 
     def remove(self, paths: Iterable[Path]) -> int:

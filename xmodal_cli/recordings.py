@@ -10,6 +10,7 @@ tags, file and folder names, and the named traits of the sound.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,6 +146,7 @@ def analyse_recording(
         "speech_seconds": round(speech, 1),
         "sound": short,
         **({"tags": tags} if tags else {}),
+        **_recorded(tags.get("date", "")),
         **({"truncated": True} if stream.truncated else {}),
         **({"capped_at_seconds": MAX_SECONDS} if stream.capped else {}),
     }
@@ -224,6 +226,16 @@ def _passages(segments: list[Segment], most_words: int) -> list[tuple[int, str]]
     if words:
         out.append((int(start), " ".join(words)))
     return out
+
+
+def _recorded(date: str) -> dict[str, str]:
+    """{"recorded": local "YYYY-MM-DD HH:MM:SS"} from a date tag precise to the day at least
+    (a year alone, as music is tagged, says nothing about the recording: mtime dates it)."""
+    found = re.match(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?", date.strip())
+    if not found:
+        return {}
+    year, month, day, hour, minute, second = (part or "00" for part in found.groups())
+    return {"recorded": f"{year}-{month}-{day} {hour}:{minute}:{second}"}
 
 
 def _tag_sentence(tags: dict[str, str]) -> str:

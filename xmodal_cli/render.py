@@ -97,8 +97,40 @@ def _results_table(rows: list[Result]) -> None:
     for row, path in zip(rows, shown, strict=True):
         snippet = " ".join(row.snippet.split())
         snippet = snippet if len(snippet) <= 100 else snippet[:99] + "…"
-        table.add_row(str(row.rank), f"{row.score:.3f}", row.type, path, snippet)
+        table.add_row(
+            str(row.rank), f"{row.score:.3f}", row.type, _wrap_path(path, path_width), snippet
+        )
     console.print(table)
+
+
+def _wrap_path(path: str, width: int) -> str:
+    """Lines of at most `width` that break after a `/`, so names stay whole (a name longer
+    than the column is still folded by the table)."""
+    lines, line = [], ""
+    for part in path.replace("/", "/\0").split("\0"):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    return "\n".join([*lines, line])
+
+
+def batch_results(groups: list[tuple[str, list[Result]]], mode: str, *, null: bool) -> None:
+    """Results of several queries, in their order: a table each under the query as a
+    heading, `query` keys in JSON (`--json`: [{"query", "results"}]), or the paths of all."""
+    if mode == "json":
+        out = [{"query": q, "results": [r.as_dict() for r in rows]} for q, rows in groups]
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+    elif mode == "jsonl":
+        for query, rows in groups:
+            for row in rows:
+                line = json.dumps({"query": query, **row.as_dict()}, ensure_ascii=False)
+                sys.stdout.write(line + "\n")
+    for number, (query, rows) in enumerate(groups if mode in ("table", "paths") else ()):
+        if mode == "table":
+            stdout_console().print(Text(("\n" if number else "") + query, style="bold"))
+        results(rows, mode, null=null)
+    sys.stdout.flush()
 
 
 def _display_path(path: str) -> str:

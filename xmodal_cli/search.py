@@ -9,6 +9,7 @@ is the raw cosine in the space that found the file, so it stays meaningful for -
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,13 +19,16 @@ from typing import Any
 import numpy as np
 
 from xmodal_cli.errors import UsageError, XmodalError
+from xmodal_cli.filtering import Facets
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text
 from xmodal_cli.models import Profile
+from xmodal_cli.query import Query, pair_vector, parse_query, plan_spaces
 from xmodal_cli.recordings import DESCRIPTION, analyse_for
 from xmodal_cli.scan import is_under, modality_of
 from xmodal_cli.store.catalog import Catalog
+from xmodal_cli.store.facets import clause
 from xmodal_cli.store.vectors import VectorStore
 
 MODALITIES = ("audio", "image", "text")
@@ -42,6 +46,7 @@ class Filters:
     under: tuple[str, ...] = ()
     min_score: float | None = None
     exclude_paths: frozenset[str] = frozenset()
+    facets: Facets | None = None  # date, place, size, length, camera: checked in SQL
 
     def accepts(self, path: str, modality: str, score: float) -> bool:
         if (self.types and modality not in self.types) or path in self.exclude_paths:
@@ -87,6 +92,7 @@ def make_filters(
     types: Iterable[str] = (),
     under: Iterable[Path] = (),
     min_score: float | None = None,
+    facets: Facets | None = None,
 ) -> Filters:
     """Validate user filters (unknown type is a usage error)."""
     chosen = frozenset(types)
@@ -99,11 +105,12 @@ def make_filters(
         types=chosen,
         under=tuple(os.path.abspath(p.expanduser()) for p in under),
         min_score=min_score,
+        facets=facets or None,
     )
 
 
 def search_text(
-    query: str,
+    query: str | Query,
     *,
     vectors: VectorStore,
     profile: Profile,
@@ -111,23 +118,27 @@ def search_text(
     filters: Filters | None = None,
     adapt: QueryAdapter | None = None,
 ) -> list[Result]:
-    """Files whose content best matches a free-text query (mapped by `adapt`, if given)."""
-    if not query.strip():
-        raise UsageError("the query is empty", 'try: xmodal search "sunset over the sea"')
+    """Files that best match a text or compound query (its words mapped by `adapt`, if
+    given); the grammar and how terms combine live in query.py. --like files are left out."""
+    parsed = query if isinstance(query, Query) else parse_query([query], plain=True)
     filters = filters or Filters()
-    pairs = [
-        (modality, space)
-        for modality in sorted(filters.types or MODALITIES)
-        for space in profile.query_spaces(modality)
-    ]
-    queries = profile.encode_query(query, frozenset(space for _, space in pairs))
+    examples = {
+        path: _query_vectors(path, _example(Path(path)), vectors.catalog, profile)
+        for path in parsed.examples
+    }
+    filters = dataclasses.replace(filters, exclude_paths=filters.exclude_paths | set(examples))
+    pairs = plan_spaces(parsed, sorted(filters.types or MODALITIES), profile, examples)
+    spaces = frozenset(space for _, space in pairs)
+    texts = dict.fromkeys(t.text for t in parsed.terms if t.text is not None)
+    encoded = {text: profile.encode_query(text, spaces) for text in texts}  # once per term
     adapt = adapt or (lambda _space, _modality, vector: vector)
-    lists = [
-        _search_space(
-            vectors, space, adapt(space, modality, queries[space]), modality, filters, limit
-        )
-        for modality, space in pairs
-    ]
+    lists = []
+    for modality, space in pairs:
+        words = {
+            text: adapt(space, modality, by_space[space]) for text, by_space in encoded.items()
+        }
+        vector = pair_vector(parsed, space, words, examples)
+        lists.append(_search_space(vectors, space, vector, modality, filters, limit))
     return _fuse(lists, limit)
 
 
@@ -141,19 +152,9 @@ def search_similar(
 ) -> list[Result]:
     """Files most like `path` (indexed or not); the file itself is left out."""
     absolute = os.path.abspath(path.expanduser())
-    if not os.path.exists(absolute):
-        raise XmodalError(
-            f"file not found: {path}", "check the path; `xmodal status` shows what is indexed"
-        )
-    if os.path.isdir(absolute):
-        raise UsageError(f"{path} is a folder", "give one image, recording or text file")
-    modality = modality_of(absolute)
-    if modality is None:
-        raise UsageError(
-            f"unsupported file type: {path}", "similar works with images, audio and text files"
-        )
+    modality = _example(path)
     base = filters or Filters()
-    filters = Filters(base.types, base.under, base.min_score, base.exclude_paths | {absolute})
+    filters = dataclasses.replace(base, exclude_paths=base.exclude_paths | {absolute})
     targets = sorted(filters.types or {modality})
     # Words are only needed to reach other types: audio -> audio never runs Whisper.
     needs_text = targets != [modality] or profile.like_spaces.get(modality) == profile.text_space
@@ -168,6 +169,23 @@ def search_similar(
         if space in query:
             lists.append(_search_space(vectors, space, query[space], target, filters, limit))
     return _fuse(lists, limit)
+
+
+def _example(path: Path) -> str:
+    """The type of a file given as an example (`similar FILE`, `search --like FILE`)."""
+    absolute = os.path.abspath(path.expanduser())
+    if not os.path.exists(absolute):
+        raise XmodalError(
+            f"file not found: {path}", "check the path; `xmodal status` shows what is indexed"
+        )
+    if os.path.isdir(absolute):
+        raise UsageError(f"{path} is a folder", "give one image, recording or text file")
+    modality = modality_of(absolute)
+    if modality is None:
+        raise UsageError(
+            f"unsupported file type: {path}", "give an image, a recording or a text file"
+        )
+    return modality
 
 
 def _query_vectors(
@@ -228,23 +246,29 @@ def _search_space(
     catalog = vectors.catalog
     size = vectors.size(space)
     allowed = None
-    if filters.under or calibration.share(space, modality) < PUSH_DOWN_BELOW:
+    facets = filters.facets
+    if filters.under or facets or calibration.share(space, modality) < PUSH_DOWN_BELOW:
         allowed = catalog.matching_items(
-            space, modality, filters.under, int(size * PUSH_DOWN_BELOW)
+            space, modality, filters.under, int(size * PUSH_DOWN_BELOW), clause(facets)
         )
         if allowed is not None and not len(allowed):
             return []
+    # Facets that keep too many items to select in FAISS are checked on each round's hits.
+    check = facets if allowed is None else None
     k = max(64, limit * 8)
     while True:
         scores, ids = vectors.search(space, query, k, allowed=allowed)
         rows = catalog.items_by_id(ids.tolist())
         calibrated = calibration.z_scores(space, modality, query, scores).tolist()
+        kept = _meeting(catalog, space, modality, check, ids.tolist())
         best: dict[int, Result] = {}
         for score, z, item_id in zip(scores.tolist(), calibrated, ids.tolist(), strict=True):
             row = rows.get(item_id)
             if row is None or row.file_id in best:
                 continue  # None: a vector whose row is gone (FAISS is rebuilt on next index)
             if row.modality != modality or not filters.accepts(row.path, row.modality, score):
+                continue
+            if kept is not None and item_id not in kept:
                 continue
             best[row.file_id] = Result(
                 rank=0,
@@ -268,13 +292,37 @@ def _search_space(
         k *= 4
 
 
+def _meeting(
+    catalog: Catalog, space: str, modality: str, facets: Facets | None, ids: list[int]
+) -> set[int] | None:
+    """Which of `ids` meet `facets` (None: no facets to check)."""
+    if facets is None:
+        return None
+    kept: set[int] = set()
+    for start in range(0, len(ids), 500):  # SQLite takes a bounded number of parameters
+        part = ids[start : start + 500]
+        found = catalog.matching_items(space, modality, (), len(part), clause(facets, part))
+        kept.update(found.tolist() if found is not None else ())
+    return kept
+
+
 def _snippet(text: str | None, info: dict[str, Any], modality: str, position: int) -> str:
     parts = [text or ""]
     if modality == "image":
         parts += [str(info[key]) for key in ("taken", "camera") if info.get(key)]
+        parts.append(_place_of(info))
     if modality == "audio" and position != DESCRIPTION:
         return f"{clock(position)} {text or ''}".rstrip()  # where in the recording
     return " · ".join(p for p in parts if p)
+
+
+def _place_of(info: dict[str, Any]) -> str:
+    """The town a photo's GPS position is in or near ("" without GPS)."""
+    if not isinstance(info.get("lat"), float) or not isinstance(info.get("lon"), float):
+        return ""
+    from xmodal_cli.places import name_near
+
+    return name_near(info["lat"], info["lon"]) or f"{info['lat']:.4f},{info['lon']:.4f}"
 
 
 def clock(seconds: int) -> str:

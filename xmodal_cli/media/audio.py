@@ -25,7 +25,7 @@ MAX_SECONDS = 6 * 3600  # beyond six hours a recording is indexed up to this poi
 _LIBSNDFILE_FIRST = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".w64", ".caf"}
 )
-_TAG_KEYS = ("title", "artist", "album", "albumartist", "genre", "comment", "description")
+_TAG_KEYS = ("title", "artist", "album", "albumartist", "genre", "comment", "description", "date")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ _TAG_DATETIME_ORIGINAL = 36867
 _TAG_DATETIME = 306
 _TAG_MAKE = 271
 _TAG_MODEL = 272
+_GPS_IFD = 0x8825
 
 
 @dataclass
@@ -136,7 +137,26 @@ def _exif_info(im: Any) -> dict[str, Any]:
     ).strip()
     if camera:
         info["camera"] = camera
+    info.update(_gps(exif))
     return info
+
+
+def _gps(exif: Any) -> dict[str, float]:
+    """{"lat", "lon"} in decimal degrees from the GPS IFD, or {} when absent or nonsense."""
+    try:
+        gps = exif.get_ifd(_GPS_IFD)
+        lat = _degrees(gps[2]) * (-1 if str(gps.get(1, "N")).upper().startswith("S") else 1)
+        lon = _degrees(gps[4]) * (-1 if str(gps.get(3, "E")).upper().startswith("W") else 1)
+    except Exception:  # missing tags, zero denominators, strings where numbers belong
+        return {}
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat, lon) == (0.0, 0.0):
+        return {}  # 0,0 is what cameras without a fix write
+    return {"lat": round(lat, 6), "lon": round(lon, 6)}
+
+
+def _degrees(dms: Any) -> float:
+    degrees, minutes, seconds = (float(v) for v in dms)
+    return degrees + minutes / 60 + seconds / 3600
 
 
 def _short(exc: BaseException) -> str:

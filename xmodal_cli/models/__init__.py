@@ -33,6 +33,7 @@ class Profile(Protocol):
     """What the indexer and searcher need from a model set; tests pass recording fakes."""
 
     name: str
+    variant: str  # "int8" or "float": how its nets run; part of model_ids
     spaces: dict[str, int]  # space name -> vector dimension
     model_ids: dict[str, str]  # recorded in the index; a mismatch refuses to open it
     image_size: int
@@ -71,19 +72,26 @@ class Profile(Protocol):
 
 
 def load_profile(
-    name: str = "lite", *, device: str = "cpu", model_path: Path | None = None
+    name: str = "lite",
+    *,
+    device: str = "cpu",
+    model_path: Path | None = None,
+    model_ids: dict[str, str] | None = None,
 ) -> Profile:
     """Build the named profile (weights load lazily on first use).
 
-    Hub profiles need their files on this machine (the Hugging Face cache, or
-    `model_path`); without them this fails with the command that fetches them."""
+    `model_ids` are what an existing index records: when they are exactly one variant's, that
+    variant is built, so an index never mixes float and INT8 vectors; otherwise the default
+    (INT8 on a CPU, float on CUDA). Hub profiles need their files on this machine (the
+    Hugging Face cache, or `model_path`); without them this fails with the command that
+    fetches them."""
     from xmodal_cli.models import registry
 
     spec = registry.spec(name)
     if not spec.models:
-        from xmodal_cli.models.lite import LiteProfile
+        from xmodal_cli.models import lite
 
-        return LiteProfile(device=device)
+        return lite.LiteProfile(device=device, variant=lite.variant_of(model_ids))
     folders = registry.require(spec, model_path)
     from xmodal_cli.models.hub import HubProfile
 

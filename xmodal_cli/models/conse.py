@@ -25,11 +25,19 @@ def label_prompts(labels: list[str], synonyms: int = SYNONYMS) -> list[list[str]
 
 
 def label_embeddings(
-    labels: list[str], encode: Callable[[list[str]], np.ndarray], cache: Path | None = None
+    labels: list[str],
+    encode: Callable[[list[str]], np.ndarray],
+    cache: Path | None = None,
+    *,
+    variant: str = "float",
 ) -> np.ndarray:
-    """(classes, dim) unit vectors: mean of each class's prompt embeddings, cached on disk."""
+    """(classes, dim) unit vectors: mean of each class's prompt embeddings, cached on disk
+    per `variant` of the text encoder (INT8 and float give different vectors)."""
     prompts = label_prompts(labels)
-    key = hashlib.sha256("\n".join("|".join(p) for p in prompts).encode()).hexdigest()[:16]
+    text = "\n".join("|".join(p) for p in prompts)
+    # The float key is what it always was, so existing caches stay valid.
+    text = text if variant == "float" else f"{variant}\n{text}"
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = cache / f"conse-labels-{key}.npy" if cache else None
     if path is not None and path.exists():
         cached: np.ndarray = np.load(path)

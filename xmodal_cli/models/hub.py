@@ -277,6 +277,7 @@ class HubProfile:
 
     def __init__(self, spec: ProfileSpec, folders: dict[str, Path], device: str = "auto") -> None:
         self.name = spec.name
+        self.variant = "float"  # hub towers are never quantised
         resolved = config.resolve_device(device)
         if spec.towers == "clip":
             self.towers: _VisionTextTower = ClipTowers(

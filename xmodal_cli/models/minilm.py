@@ -3,6 +3,10 @@
 Why ONNX: importing sentence-transformers costs ~5 s and torch ~1.3 s, while onnxruntime with
 `tokenizers` answers a query in a fresh process in well under a second with the same vectors.
 The export needs torch once; it is cached under the xmodal cache directory.
+
+INT8 (dynamic, per-channel weights; bench/int8_quality.py): about 2x the passages/s on 2 CPUs,
+cosine to the float vectors >= 0.988 on real queries and ImageNet prompts, text->image R@1
+unchanged. Its vectors are not the float ones, so an index records which it used.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ MODEL_ID = "all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 256  # the model's own max_seq_length
 _EXPORT_VERSION = 1
+_INT8_VERSION = 1  # bump when quantize_int8's settings change: the file name changes with it
 
 
 def model_dir() -> Path:
@@ -38,6 +43,25 @@ def onnx_path(cache: Path) -> Path:
     weights = model_dir() / "model.safetensors"
     tag = f"{weights.stat().st_size:x}"
     return cache / f"minilm-l6-v2-e{_EXPORT_VERSION}-{tag}.onnx"
+
+
+def int8_path(cache: Path) -> Path:
+    """Where the INT8 copy of the exported graph lives."""
+    float_path = onnx_path(cache)
+    return float_path.with_name(f"{float_path.stem}-int8-q{_INT8_VERSION}.onnx")
+
+
+def ensure_onnx(cache: Path, *, int8: bool = False) -> Path:
+    """The graph for this variant, exported (and quantised) on first use."""
+    path = onnx_path(cache)
+    if not path.exists():
+        export_onnx(path)
+    if not int8:
+        return path
+    quantised = int8_path(cache)
+    if not quantised.exists():
+        onnx.quantize_int8(path, quantised)
+    return quantised
 
 
 def export_onnx(destination: Path) -> Path:
@@ -76,13 +100,10 @@ def export_onnx(destination: Path) -> Path:
 class OnnxTextEncoder:
     """Encode passages and queries into unit vectors (384-d) without importing torch."""
 
-    def __init__(self, cache: Path, *, threads: int | None = None) -> None:
+    def __init__(self, cache: Path, *, threads: int | None = None, int8: bool = False) -> None:
         from tokenizers import Tokenizer
 
-        path = onnx_path(cache)
-        if not path.exists():
-            export_onnx(path)
-        self._session = onnx.cpu_session(path, threads)
+        self._session = onnx.cpu_session(ensure_onnx(cache, int8=int8), threads)
         self._tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding()

@@ -1,5 +1,6 @@
-"""What every network xmodal runs in onnxruntime shares: a one-time export, written to a temp
-file and renamed (a killed export leaves no half graph), and the CPU session that runs it."""
+"""What every network xmodal runs in onnxruntime shares: a one-time export (and its INT8
+copy), written to a temp file and renamed (a killed export leaves no half graph), and the CPU
+session that runs it."""
 
 from __future__ import annotations
 
@@ -52,6 +53,41 @@ def export(
             )
         os.replace(tmp, destination)
     finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return destination
+
+
+def quantize_int8(source: Path, destination: Path) -> Path:
+    """Dynamic INT8 copy of `source`: per-channel int8 weights of every MatMul/Gemm with a
+    constant weight, activations quantised per batch at run time.
+
+    Weights only, no calibration data: the same graph always gives the same bytes. Per
+    channel because per-tensor scales cost MiniLM 3 of 52 text->image queries at R@5."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{destination.stem}-", suffix=".onnx", dir=destination.parent
+    )
+    os.close(fd)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process is for static quantisation
+    try:
+        quantize_dynamic(
+            source,
+            tmp,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            extra_options={"MatMulConstBOnly": True},
+        )
+        os.replace(tmp, destination)
+    finally:
+        root.setLevel(level)
         if os.path.exists(tmp):
             os.unlink(tmp)
     return destination

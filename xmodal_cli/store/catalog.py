@@ -28,6 +28,7 @@ from xmodal_cli.store import codec
 from xmodal_cli.store.codec import blob_size
 from xmodal_cli.store.rows import (
     STAGED,
+    Clause,
     FileRow,
     ItemRow,
     NewItem,
@@ -35,6 +36,7 @@ from xmodal_cli.store.rows import (
 )
 from xmodal_cli.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 
+ALL = Clause()
 _BAD_VECTOR = "space = ? AND (vector IS NULL OR length(vector) != ?)"
 # Items staged by a pending upgrade belong to no recorded space yet, and are not garbage.
 _NOT_STAGED = f"NOT (space LIKE '{STAGED}%' AND EXISTS (SELECT 1 FROM meta WHERE key = 'upgrade'))"
@@ -404,18 +406,19 @@ class Catalog:
         ]
 
     def matching_items(
-        self, space: str, modality: str, under: tuple[str, ...], most: int
+        self, space: str, modality: str, under: tuple[str, ...], most: int, also: Clause = ALL
     ) -> np.ndarray | None:
-        """Ids of `space` items of `modality` files inside `under` (any folder if empty), or
-        None when more than `most` match (a filter that keeps that much is cheaper after).
-
-        Files are the outer loop (CROSS JOIN fixes the order), found by the path index when
-        folders are given ('/' sorts just before '0': one range per folder; the unary + keeps
-        the modality index out of it) and by the modality index otherwise."""
+        """Ids of `space` items of `modality` files inside `under` (any folder if empty) that
+        meet `also`, or None when more than `most` match (a filter that keeps that much is
+        cheaper after). Files are the outer loop (CROSS JOIN fixes the order), found by the path
+        index for folders ('/' sorts just before '0': one range per folder) or the facet indexes
+        of `also` (the unary + keeps the modality index out), else by the modality index."""
         roots = [r.rstrip("/") for r in under]
-        where, params = ["items.space = ?", "files.modality = ?"], [space, modality]
-        if roots and "" not in roots:
-            where[1] = "+files.modality = ?"
+        roots = [] if "" in roots else roots
+        plus = "+" if roots or also != ALL else ""
+        where = ["items.space = ?", f"{plus}files.modality = ?", also.sql]
+        params = [space, modality, *also.params]
+        if roots:
             one = "(files.path = ? OR (files.path > ? AND files.path < ?))"
             where.append("(" + " OR ".join([one] * len(roots)) + ")")
             params += [part for root in roots for part in (root, root + "/", root + "0")]

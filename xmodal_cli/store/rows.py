@@ -37,6 +37,14 @@ class ItemRow:
 
 
 @dataclass(frozen=True)
+class Clause:
+    """A condition on `files` and `items` for the catalog's queries (store/facets.py)."""
+
+    sql: str = "1"
+    params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class NewItem:
     """An item to insert: its space, position in the file, snippet and unit vector."""
 

@@ -3,7 +3,7 @@ that executes them). A schema change adds one entry here and the queries it need
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_NAME = "catalog.db"
 
 # Numbered migrations, as statements: entry N upgrades schema N to N+1, in one transaction.
@@ -36,4 +36,24 @@ MIGRATIONS: list[tuple[str, ...]] = [
     ("UPDATE items SET vector = float32_to_16(vector)",),  # 2: compact vectors
     ("CREATE INDEX files_modality ON files(modality)",),  # 3: filters by type
     ("UPDATE items SET vector = float16_to_int8(vector)",),  # 4: int8 vectors, half again
+    # 5: indexed facets for --after/--before, --longer/--shorter, --near, --camera, sizes
+    # (store/facets.py). Virtual columns read `info` JSON: nothing to backfill or keep in step,
+    # and their indexes hold the values, so a narrow filter reads few rows.
+    (
+        "ALTER TABLE files ADD COLUMN taken TEXT GENERATED ALWAYS AS "
+        "(coalesce(json_extract(info, '$.taken'), json_extract(info, '$.recorded'))) VIRTUAL",
+        "ALTER TABLE files ADD COLUMN duration REAL GENERATED ALWAYS AS "
+        "(json_extract(info, '$.duration')) VIRTUAL",
+        "ALTER TABLE files ADD COLUMN lat REAL GENERATED ALWAYS AS "
+        "(json_extract(info, '$.lat')) VIRTUAL",
+        "ALTER TABLE files ADD COLUMN lon REAL GENERATED ALWAYS AS "
+        "(json_extract(info, '$.lon')) VIRTUAL",
+        "ALTER TABLE files ADD COLUMN camera TEXT GENERATED ALWAYS AS "
+        "(json_extract(info, '$.camera')) VIRTUAL",
+        # (taken, mtime_ns): one index serves "taken in range" and "no date, mtime in range"
+        "CREATE INDEX files_when ON files(taken, mtime_ns)",
+        "CREATE INDEX files_duration ON files(duration)",
+        "CREATE INDEX files_place ON files(lat, lon)",
+        "CREATE INDEX files_size ON files(size)",
+    ),
 ]

@@ -39,12 +39,21 @@ APPROXIMATE_FROM = 100_000
 RETRAIN_GROWTH = 4  # retrain once a space holds this many times what it was trained on
 RECALL_TARGET = 0.95
 RERANK = 4  # an approximate search takes this many times k candidates, re-scored exactly
+# Measured at 1M (bench/million.py, held-out photos): behind the projection 40 candidates
+# hold 0.91 of the exact top 10, 80 hold 0.97-0.98, at any nprobe from 4 to 32.
+RERANK_PROJECTED = 8
 TRAIN_SAMPLE = 64  # training vectors per cell (FAISS warns below 39)
 _NPROBES = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
-# Measured with bench/million.py (visual, 1M): 256 of 1280 dims keep recall@10 >= 0.95 after
-# re-ranking at the same nprobe; FAISS bytes per item fall from 1288 to 264.
+# Measured at 1M (bench/million.py vectors, held-out photos): 256 of 1280 dims keep recall@10
+# 0.97-1.0 after re-ranking 80 candidates at nprobe 4-32; FAISS bytes per item 1288 -> 266.
 PROJECT_ABOVE = 512
 PROJECTED_DIM = 256
+# Items whose exact scores differ by less than this are ties when recall is tuned (as in
+# ann-benchmarks): it is the precision of the stored int8 vectors themselves, and a space of
+# near-duplicates (a burst of shots, jittered copies) has many such ties per query, which
+# no compressed index can order and no user can tell apart (at 1M visual: strict recall of
+# stored items as queries stays at 0.92-0.94 up to nprobe 32, 0.999 counting ties).
+TIE = 1e-3  # applied where stored items stand in for queries (their copies are the ties)
 
 
 def _faiss() -> Any:
@@ -63,13 +72,17 @@ class Layout:
     trained_size: int = 0  # items in the space when the cells were trained
     recall_at_10: float = 1.0  # against exact search, for `tuned_on` queries
     tuned_on: str = "exact"  # exact | queries | items
+    rerank: int = RERANK  # a search re-scores this many times k candidates exactly
 
     @staticmethod
     def cells_for(size: int) -> int:
-        """About √n cells, a power of two, at least 64. Measured with bench/million.py at 1M
-        384-d items: 1024 cells reach recall@10 0.95 visiting 16 of them (1.5 ms), and train
-        in 30 s on 64 vectors per cell; FAISS's 4·√n would train for about ten minutes."""
-        return int(max(64, 2 ** round(math.log2(math.sqrt(max(size, 1))))))
+        """√n to 2·√n cells, a power of two, at least 64. Measured at 1M 384-d items (real
+        text queries, bench/million.py vectors): 1024 cells reach recall@10 0.95 visiting 12
+        of them (2.2 ms), and train in 30 s on 64 vectors per cell; 512 cells (√n rounded
+        down, as trained at 430k) needed 32 (14 ms); FAISS's 4·√n would train ten minutes.
+        Rounding up gives a space 1024 cells from 262k items, so it reaches 1M (before its
+        fourfold retraining) with cells of a size that stays fast."""
+        return int(max(64, 2 ** math.ceil(math.log2(math.sqrt(max(size, 1))) - 1e-9)))
 
 
 def wanted_kind(size: int, layout: Layout, approximate_from: int) -> str:
@@ -233,7 +246,9 @@ def build_approximate(
     if width < dim:
         index = faiss.IndexPreTransform(_projection(training, width), index)
     index.train(training)
-    built = VectorIndex(dim, index, layout=Layout("ivf", nlist, nlist, size, 1.0, tuned_on))
+    rerank = RERANK_PROJECTED if width < dim else RERANK
+    layout = Layout("ivf", nlist, nlist, size, 1.0, tuned_on, rerank)
+    built = VectorIndex(dim, index, layout=layout)
     queries = _unit_rows(tuning_queries, dim) if len(tuning_queries) else None
     exact = _TopK(queries) if queries is not None else None
     for ids, vectors in chunks():
@@ -241,46 +256,67 @@ def build_approximate(
         if exact is not None:
             exact.update(ids, vectors)
     if queries is not None and exact is not None:
-        built.layout = _tune(built, queries, exact.ids, size, tuned_on)
+        ties = TIE if tuned_on == "items" else 0.0
+        built.layout = _tune(built, queries, exact.answers(ties), size, tuned_on)
     return built
 
 
 class _TopK:
-    """Exact top 10 ids of each query, accumulated chunk by chunk (bounded memory)."""
+    """Exact top `depth` ids of each query, accumulated chunk by chunk (bounded memory)."""
 
-    def __init__(self, queries: np.ndarray) -> None:
+    def __init__(self, queries: np.ndarray, depth: int = 64) -> None:
         self.queries = queries
-        self.scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
-        self.ids = np.full((len(queries), 10), -1, dtype=np.int64)
+        self.depth = depth
+        self.scores = np.full((len(queries), depth), -np.inf, dtype=np.float32)
+        self.ids = np.full((len(queries), depth), -1, dtype=np.int64)
 
     def update(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         scores = self.queries @ np.ascontiguousarray(vectors, dtype=np.float32).T
         both = np.concatenate([self.scores, scores], axis=1)
         all_ids = np.concatenate([self.ids, np.broadcast_to(ids, scores.shape)], axis=1)
-        top = np.argpartition(-both, 9, axis=1)[:, :10]
+        top = np.argpartition(-both, self.depth - 1, axis=1)[:, : self.depth]
         self.scores = np.take_along_axis(both, top, axis=1)
         self.ids = np.take_along_axis(all_ids, top, axis=1)
 
+    def answers(self, ties: float) -> list[tuple[set[int], int]]:
+        """Per query: the ids that count as a right answer (the exact top 10 and any item
+        tied with the 10th within `ties`), and how many answers it has (10, or fewer)."""
+        out: list[tuple[set[int], int]] = []
+        for scores, ids in zip(self.scores, self.ids, strict=True):
+            valid = ids >= 0
+            wanted = min(10, int(valid.sum()))
+            if not wanted:
+                out.append((set(), 0))
+                continue
+            tenth = np.sort(scores[valid])[::-1][wanted - 1]
+            out.append(({int(i) for i in ids[valid & (scores >= tenth - ties)]}, wanted))
+        return out
+
 
 def _tune(
-    built: VectorIndex, queries: np.ndarray, truth: np.ndarray, size: int, tuned_on: str
+    built: VectorIndex,
+    queries: np.ndarray,
+    truth: list[tuple[set[int], int]],
+    size: int,
+    tuned_on: str,
 ) -> Layout:
     """The smallest nprobe whose recall@10 reaches RECALL_TARGET (else the best measured)."""
-    nlist = built.layout.nlist
+    nlist, rerank = built.layout.nlist, built.layout.rerank
     recall = 0.0
     nprobe = nlist
     for nprobe in [p for p in _NPROBES if p < nlist] + [nlist]:
         params = _ivf_params(built.index, nprobe, None)
-        # Search re-scores 10·RERANK candidates exactly, so a true top-10 item is found
+        # Search re-scores 10·rerank candidates exactly, so a true top-10 item is found
         # exactly when it is among them: that is the recall to tune, not the raw top 10's.
-        _, found = built.index.search(queries, 10 * RERANK, params=params[0])
+        _, found = built.index.search(queries, 10 * rerank, params=params[0])
         hits = sum(
-            len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found, truth, strict=True)
+            min(wanted, len(right & set(f.tolist())))
+            for f, (right, wanted) in zip(found, truth, strict=True)
         )
-        recall = hits / max(1, int((truth >= 0).sum()))
+        recall = hits / max(1, sum(wanted for _, wanted in truth))
         if recall >= RECALL_TARGET:
             break
-    return Layout("ivf", nlist, nprobe, size, round(recall, 4), tuned_on)
+    return Layout("ivf", nlist, nprobe, size, round(recall, 4), tuned_on, rerank)
 
 
 def _projection(training: np.ndarray, width: int) -> Any:

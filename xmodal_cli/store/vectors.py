@@ -34,7 +34,6 @@ from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.rows import NewItem
 from xmodal_cli.store.vector_index import (
     APPROXIMATE_FROM,
-    RERANK,
     TRAIN_SAMPLE,
     Layout,
     VectorIndex,
@@ -130,7 +129,7 @@ class VectorStore:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), best first: the main index plus unsaved rows, exact scores."""
         main = self.index(space)
-        wide = k * RERANK if main.approximate else k
+        wide = k * main.layout.rerank if main.approximate else k
         scores, ids = main.search(query, wide, allowed=allowed)
         newer = self._newer.get(space)
         if newer is not None and newer.ntotal:
