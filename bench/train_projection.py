@@ -264,7 +264,7 @@ def devise_weights(text: OnnxTextEncoder, epochs: int = 8) -> dict[str, np.ndarr
 
 
 def mix(conse: np.ndarray, projected: np.ndarray, alpha: float) -> np.ndarray:
-    """normalise(α·ConSE + (1-α)·projection), as xmodal_cli.models.projection does it."""
+    """normalise(α·ConSE + (1-α)·projection), as bench.projection does it."""
     out = alpha * conse + (1.0 - alpha) * projected
     normed: np.ndarray = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return normed
@@ -365,8 +365,8 @@ def main() -> None:
         np.savez_compressed(args.checkpoint, **steps)  # type: ignore[arg-type]
         return
 
+    from bench import projection
     from xmodal_cli import config
-    from xmodal_cli.models import projection
     from xmodal_cli.training import apply_map
 
     installed = {p: importlib.metadata.version(p) for p in PINNED}
@@ -410,7 +410,7 @@ def main() -> None:
     )
     if adopt and args.out is not None:
         if method == "gated":  # the run-time half mixes everywhere; it would need the gate first
-            sys.exit(f"adopted a gated mix (gate {gate}): add the gate to models/projection.py")
+            sys.exit(f"adopted a gated mix (gate {gate}): add the gate to bench/projection.py")
         provenance = {
             "sources": "+".join(k for k in ("emoji", "devise") if best.choice[k]),
             "font": FONT_PACKAGE,

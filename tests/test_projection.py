@@ -1,4 +1,4 @@
-"""The trained image -> text-space projection (xmodal_cli.models.projection) and its
+"""The trained image -> text-space projection (bench.projection) and its
 reproduction script (bench/train_projection.py): real models, real photos, nothing timed."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench import projection
 from bench.train_projection import devise_weights, first_steps
 from xmodal_cli import config
 from xmodal_cli.media.image import decode_image
-from xmodal_cli.models import projection
 from xmodal_cli.models.lite import LiteProfile
 from xmodal_cli.models.minilm import OnnxTextEncoder
 
