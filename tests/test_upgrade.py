@@ -229,3 +229,26 @@ def test_the_real_cli_upgrades_an_older_lite_index_through_a_sigkill(tmp_path, p
     assert check.returncode == 0, check.stdout
     hits = json.loads(xmodal("search", "a cup of coffee", "--json", "-n", "1").stdout)
     assert "coffee" in hits[0]["path"]
+
+
+@pytest.mark.slow
+def test_a_float_lite_index_keeps_its_variant_unless_the_profile_is_named(tmp_path: Path) -> None:
+    """INT8 is this CPU's default for new indexes; an existing float index is not re-encoded
+    for it unless `--model lite` asks for the profile as this machine runs it."""
+    from xmodal_cli.models.lite import LiteProfile
+
+    directory, root = tmp_path / "index", tmp_path / "notes"
+    _notes(root, count=2)
+    with open_collection(directory, create=True, profile=LiteProfile("cpu", "float")) as col:
+        col.index([root])
+    with open_collection(directory, write=True) as col:
+        assert col.profile is not None and col.profile.variant == "float"
+        assert col.status()["upgrade"] is None
+    with open_collection(directory) as reader:  # queries are encoded like the stored vectors
+        assert reader.profile is not None and reader.profile.variant == "float"
+    with open_collection(directory, write=True, model="lite") as col:
+        assert col.profile is not None and col.profile.variant == "int8"
+        pending = col.status()["upgrade"]
+        assert pending["to"] == "lite" and pending["models"][SPACE_TEXT].endswith("@int8")
+        summary = col.index([root])
+        assert summary.upgraded == 2 and col.status()["models"][SPACE_TEXT].endswith("@int8")

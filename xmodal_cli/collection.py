@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xmodal_cli import adapter as adapter_file
-from xmodal_cli import config
+from xmodal_cli import config, thumbnails
+from xmodal_cli.access import ROOTS_KEY, indexed_roots, remembered
 from xmodal_cli.audit import Report, check_index, repair_index
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.filtering import Facets
@@ -80,10 +81,12 @@ class Collection:
         """Encode what is new or changed under `paths`, prune what is gone; first finish an
         in-place upgrade to this collection's models if one is pending."""
         options, reporter = options or IndexOptions(), reporter or SilentReporter()
-        summary = IndexSummary()
+        summary, paths = IndexSummary(), list(paths)
         if self.catalog.upgrade_target() is not None:
             self._upgrade(options, reporter, summary)
-        return index_paths(
+        with self.catalog.transaction():  # for `index --watch` and serve's link check
+            self.catalog.set_meta(ROOTS_KEY, remembered(self.catalog, [str(p) for p in paths]))
+        done = index_paths(
             paths,
             vectors=self.vectors,
             profile=self._encoders(),
@@ -91,6 +94,17 @@ class Collection:
             reporter=reporter,
             summary=summary,
         )
+        self._sweep_thumbnails()
+        return done
+
+    def roots(self) -> list[str]:
+        """The folders and files `index` was given, first given first."""
+        return indexed_roots(self.catalog)
+
+    def _sweep_thumbnails(self) -> None:
+        """`xmodal serve`'s thumbnails go with the files that left the index."""
+        if (self.directory / thumbnails.FOLDER).is_dir():
+            thumbnails.sweep_index(self.directory, self.catalog.files().values())
 
     def _upgrade(self, options: IndexOptions, reporter: Reporter, summary: IndexSummary) -> None:
         """Re-encode every file (resumably), switch, and rebuild the FAISS files for the
@@ -207,7 +221,9 @@ class Collection:
 
     def remove(self, paths: Iterable[Path]) -> int:
         """Forget every indexed file under `paths`; returns how many."""
-        return remove_paths(paths, vectors=self.vectors)
+        count = remove_paths(paths, vectors=self.vectors)
+        self._sweep_thumbnails()
+        return count
 
     def check(self, *, repair: bool = False) -> Report:
         """Verify the index; with `repair`, drop unusable rows and rebuild derived files first."""
@@ -384,7 +400,11 @@ def _choose_profile(
     defaulted = name is None and write
     if name is None:
         name = registry.default_profile(model_path) if write else "lite"
-    profile = load_profile(name, device=device, model_path=model_path)
+    # Without --model, the variant the index records (float or int8) keeps encoding it, even
+    # on a machine whose default differs; naming the profile asks for this machine's default.
+    basis = pending or recorded
+    ids = dict(basis["models"]) if basis and model is None else None
+    profile = load_profile(name, device=device, model_path=model_path, model_ids=ids)
     return profile, _record(catalog, profile, write=write), defaulted
 
 
