@@ -64,6 +64,7 @@ class FastFakeLite:
         real = LiteProfile(cache=cache)  # loads nothing: weights are lazy
         self.spaces = dict(real.spaces)
         self.model_ids = dict(real.model_ids)
+        self.variant = real.variant
         self.image_size = real.image_size
         self.text_space = real.text_space
         self.passage_words = real.passage_words

@@ -67,6 +67,7 @@ class RecordingProfile:
     """A fast fake profile: deterministic vectors, and a log of everything it encoded."""
 
     name = "fake"
+    variant = "float"
     image_size = 224
     text_space = SPACE_TEXT
     passage_words = 120
