@@ -128,6 +128,26 @@ def test_a_space_that_grew_past_its_training_is_retrained(
     assert layout.kind == "ivf" and layout.trained_size == 10500
 
 
+def test_a_space_that_doubled_since_tuning_is_retuned_not_retrained(
+    catalog: Catalog, tmp_path: Path, centres: np.ndarray
+) -> None:
+    rng = np.random.default_rng(5)
+    store = _store(catalog, tmp_path)
+    with store.writing():
+        _add(store, _clustered(rng, 2500, centres))
+    trained = store.index("text")
+    before = trained.layout
+    assert before.tuned_size == before.trained_size == 2500
+    with store.writing():
+        _add(store, _clustered(rng, 2600, centres))  # 5100: doubled, not yet quadrupled
+    after = store.index("text")
+    assert after is trained  # the same cells, not a rebuilt index
+    assert after.layout.trained_size == 2500 and after.layout.tuned_size == 5100
+    assert after.layout.recall_at_10 >= 0.95 or after.layout.nprobe == after.layout.nlist
+    saved = _store(catalog, tmp_path, writable=False).index("text")
+    assert saved.layout == after.layout  # what readers search with
+
+
 def test_a_long_run_checkpoints_and_readers_add_the_rows_committed_since(
     catalog: Catalog, tmp_path: Path, centres: np.ndarray
 ) -> None:

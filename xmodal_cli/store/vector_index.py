@@ -23,7 +23,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,17 @@ from xmodal_cli.store.atomic import write_atomically
 # at 1M (1.2 ms). So a space switches where the inverted file starts to pay.
 APPROXIMATE_FROM = 100_000
 RETRAIN_GROWTH = 4  # retrain once a space holds this many times what it was trained on
+# Re-tune nprobe (no retraining) once a space doubles since it was tuned: cells fill up and
+# the top 10 sits in fewer of them (measured at 1M text items: 12 cells where 24 were tuned
+# at 430k).
+RETUNE_GROWTH = 2
 RECALL_TARGET = 0.95
 RERANK = 4  # an approximate search takes this many times k candidates, re-scored exactly
 # Measured at 1M (bench/million.py, held-out photos): behind the projection 40 candidates
 # hold 0.91 of the exact top 10, 80 hold 0.97-0.98, at any nprobe from 4 to 32.
 RERANK_PROJECTED = 8
 TRAIN_SAMPLE = 64  # training vectors per cell (FAISS warns below 39)
-_NPROBES = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+_NPROBES = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 # Measured at 1M (bench/million.py vectors, held-out photos): 256 of 1280 dims keep recall@10
 # 0.97-1.0 after re-ranking 80 candidates at nprobe 4-32; FAISS bytes per item 1288 -> 266.
 PROJECT_ABOVE = 512
@@ -73,6 +77,7 @@ class Layout:
     recall_at_10: float = 1.0  # against exact search, for `tuned_on` queries
     tuned_on: str = "exact"  # exact | queries | items
     rerank: int = RERANK  # a search re-scores this many times k candidates exactly
+    tuned_size: int = 0  # items in the space when nprobe was tuned (0: when trained)
 
     @staticmethod
     def cells_for(size: int) -> int:
@@ -86,14 +91,18 @@ class Layout:
 
 
 def wanted_kind(size: int, layout: Layout, approximate_from: int) -> str:
-    """`flat` while small; `ivf` once large; `retrain` for an IVF outgrown ×RETRAIN_GROWTH.
+    """`flat` while small; `ivf` once large; `retrain` for an IVF outgrown ×RETRAIN_GROWTH;
+    `retune` (its search breadth only) for one grown ×RETUNE_GROWTH since it was tuned.
 
     An IVF index stays until its space shrinks below half the threshold, so a space whose
     size hovers around the threshold is not rebuilt back and forth."""
     if layout.kind == "ivf":
         if size < approximate_from // 2:
             return "flat"
-        return "ivf" if size < RETRAIN_GROWTH * max(layout.trained_size, 1) else "retrain"
+        if size >= RETRAIN_GROWTH * max(layout.trained_size, 1):
+            return "retrain"
+        tuned = layout.tuned_size or layout.trained_size
+        return "retune" if size >= RETUNE_GROWTH * max(tuned, 1) else "ivf"
     return "flat" if size < approximate_from else "retrain"
 
 
@@ -261,6 +270,25 @@ def build_approximate(
     return built
 
 
+def retune(
+    index: VectorIndex,
+    chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
+    tuning_queries: np.ndarray,
+    tuned_on: str,
+) -> Layout:
+    """The layout of an IVF `index` with `nprobe` tuned again for its present size (exact top
+    10 from `chunks()`), its cells as trained."""
+    if not len(tuning_queries):
+        return replace(index.layout, tuned_size=index.ntotal)
+    queries = _unit_rows(tuning_queries, index.dim)
+    exact = _TopK(queries)
+    for ids, vectors in chunks():
+        exact.update(ids, vectors)
+    ties = TIE if tuned_on == "items" else 0.0
+    tuned = _tune(index, queries, exact.answers(ties), index.ntotal, tuned_on)
+    return replace(tuned, trained_size=index.layout.trained_size)
+
+
 class _TopK:
     """Exact top `depth` ids of each query, accumulated chunk by chunk (bounded memory)."""
 
@@ -316,7 +344,7 @@ def _tune(
         recall = hits / max(1, sum(wanted for _, wanted in truth))
         if recall >= RECALL_TARGET:
             break
-    return Layout("ivf", nlist, nprobe, size, round(recall, 4), tuned_on, rerank)
+    return Layout("ivf", nlist, nprobe, size, round(recall, 4), tuned_on, rerank, size)
 
 
 def _projection(training: np.ndarray, width: int) -> Any:

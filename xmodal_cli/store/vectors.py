@@ -38,6 +38,7 @@ from xmodal_cli.store.vector_index import (
     Layout,
     VectorIndex,
     build_approximate,
+    retune,
     wanted_kind,
 )
 
@@ -245,7 +246,9 @@ class VectorStore:
         for space in self.spaces:
             index = self.index(space)
             wanted = wanted_kind(index.ntotal, index.layout, self.approximate_from)
-            if wanted != index.layout.kind:
+            if wanted == "retune":
+                index.layout = retune(index, *self._tuning(space))
+            elif wanted != index.layout.kind:
                 index = self._loaded[space] = self._build(space)
             index.save(self.path(space), generation)
         self._since_save = 0
@@ -282,18 +285,27 @@ class VectorStore:
         size = self.catalog.space_counts().get(space, 0)
         if wanted_kind(size, Layout(), self.approximate_from) == "flat":
             return self._exact(space, after_id=-1)
-        if self.tuning_queries is not None:
-            queries, tuned_on = self.tuning_queries(space)
-        else:  # no encoder at hand (check --repair): stored items stand in for queries
-            queries, tuned_on = self.catalog.sample_vectors(space, dim, TUNING_SAMPLE), "items"
+        chunks, queries, tuned_on = self._tuning(space)
         return build_approximate(
             dim,
-            lambda: self.catalog.iter_vectors(space, dim),
+            chunks,
             self.catalog.sample_vectors(space, dim, Layout.cells_for(size) * TRAIN_SAMPLE),
             size,
             queries,
             tuned_on,
         )
+
+    def _tuning(
+        self, space: str
+    ) -> tuple[Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]], np.ndarray, str]:
+        """What tunes a space's search breadth: its vectors (as chunks), typical queries and
+        what they are; with no encoder at hand (check --repair) stored items stand in."""
+        dim = self.spaces[space]
+        if self.tuning_queries is not None:
+            queries, tuned_on = self.tuning_queries(space)
+        else:
+            queries, tuned_on = self.catalog.sample_vectors(space, dim, TUNING_SAMPLE), "items"
+        return lambda: self.catalog.iter_vectors(space, dim), queries, tuned_on
 
     def _exact(self, space: str, *, after_id: int) -> VectorIndex:
         index = VectorIndex(self.spaces[space])
