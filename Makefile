@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.xmodal-installed
 DEMO   ?= $(or $(TMPDIR),/tmp)/xmodal-demo
 
 # Test media from Debian: espeak-ng speaks known sentences, pocketsphinx-testdata has people
-# reading, sox makes and measures sounds. Installed once; skipped when already there.
-TEST_PACKAGES := espeak-ng pocketsphinx-testdata sox
+# reading, sox makes and measures sounds; chromium and its driver run the browser test of
+# `xmodal serve`. Installed once; skipped when already there.
+TEST_PACKAGES := espeak-ng pocketsphinx-testdata sox chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-packages demo test lint bench clean
@@ -17,14 +18,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU build of torch first, so nothing later pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,serve]'
 	touch $(STAMP)
 
 setup: $(STAMP) system-packages
 
 system-packages:
 	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
-	    || [ ! -d /usr/share/pocketsphinx/test/data/librivox ]; then \
+	    || [ ! -d /usr/share/pocketsphinx/test/data/librivox ] \
+	    || [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  echo "installing test media tools: $(TEST_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_PACKAGES) >/dev/null; \

@@ -14,7 +14,10 @@ photos (same light, same camera, different picture), which replace their whole o
 Figures (one JSON line on stdout), indexed with the real offline `lite` profile:
 - per threshold: pairwise precision and recall (a pair is predicted when both files are in
   one group, true when both come from one original), and recall per kind of copy;
-- at the default threshold, the false pairs and the missed copies by name.
+- at the default threshold, the false pairs and the missed copies by name;
+- the same at the default thresholds for recordings (LibriVox readings and music loops, each
+  re-encoded as Ogg and trimmed 10% at each end as FLAC; the other clips are the different
+  ones) and notes (tests/documents.py, each also saved as HTML).
 """
 
 from __future__ import annotations
@@ -72,6 +75,43 @@ def _plant(folder: Path) -> dict[Path, str]:
                 image.save(target, "JPEG", quality=40 if kind == "recompressed" else 90)
             family[target] = family[path]
     return family
+
+
+def _plant_others(folder: Path) -> tuple[dict[Path, str], dict[Path, str]]:
+    """Real recordings (LibriVox readings; generated music loops) with a re-encoded (Ogg) and
+    a trimmed (10% off each end, FLAC) copy; notes with an HTML copy. Path -> family."""
+    import soundfile
+
+    from bench import sample_sounds as sounds
+    from tests.documents import NOTES
+
+    folder.mkdir(parents=True)
+    recordings: dict[Path, str] = {}
+    clips = [sounds.librivox_clip(c) for c in sounds.LIBRIVOX_CLIPS]
+    loops = []
+    for i in range(3):
+        loops.append(
+            sounds.write(folder / f"music{i}.wav", sounds.music(12.0, 100 + 20 * i, seed=i))
+        )
+    for source in [*clips, *loops]:
+        data, rate = soundfile.read(str(source), dtype="float32")
+        stem = source.stem[-4:] if source in clips else source.stem
+        original = folder / f"{stem}.wav"
+        if source in clips:
+            shutil.copyfile(source, original)
+        soundfile.write(str(folder / f"{stem}.reencoded.ogg"), data, rate)
+        cut = len(data) // 10
+        soundfile.write(str(folder / f"{stem}.trimmed.flac"), data[cut:-cut], rate)
+        for path in (original, folder / f"{stem}.reencoded.ogg", folder / f"{stem}.trimmed.flac"):
+            recordings[path] = stem
+    notes: dict[Path, str] = {}
+    for name, text in NOTES.items():
+        stem = Path(name).stem
+        (folder / name).write_text(text)
+        copy = folder / f"{stem}.copy.html"
+        copy.write_text(f"<html><body><h1>{stem}</h1><p>{text}</p></body></html>")
+        notes[folder / name] = notes[copy] = stem
+    return recordings, notes
 
 
 def _copies(path: Path) -> dict[str, Any]:
@@ -153,11 +193,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         root = args.keep or Path(work)
         family = _plant(root / "photos")
+        recordings, notes = _plant_others(root / "other")
         note(f"{len(family)} photos, {len(set(family.values()))} originals; indexing")
         profile = LiteProfile(device="cpu")
         with open_collection(root / "index", create=True, profile=profile) as col:
             index_paths(
-                [root / "photos"],
+                [root / "photos", root / "other"],
                 vectors=col.vectors,
                 profile=profile,
                 options=IndexOptions(),
@@ -172,6 +213,14 @@ def main() -> None:
                 }
             default = _score(col.dupes(types=["image"]), family)
             exact = [g for g in col.dupes(types=["image"]) if g.kind == "exact"]
+            others = {
+                kind: {
+                    k: v
+                    for k, v in _score(col.dupes(types=[kind]), truth).items()
+                    if k in ("precision", "recall", "pairs", "recall_by_copy", "false_pairs")
+                }
+                for kind, truth in (("audio", recordings), ("text", notes))
+            }
     emit(
         {
             "photos": len(family),
@@ -180,6 +229,10 @@ def main() -> None:
             "at_default": default,
             "exact_groups": len(exact),
             "sweep": sweep,
+            "recordings": len(recordings),
+            "notes": len(notes),
+            "thresholds": DEFAULTS,
+            **others,
         }
     )
 

@@ -17,3 +17,14 @@ def sql(where: Catalog | Path, statement: str, *params: Any) -> list[tuple[Any, 
         return conn.execute(statement, params).fetchall()
     finally:
         conn.close()
+
+
+# What schema 5 added (the facet columns and their indexes), undone in reverse: turns a
+# catalog written now into what schema 4 wrote, to test the migrations from older ones.
+UNDO_SCHEMA_5 = (
+    *(
+        f"DROP INDEX {name}"
+        for name in ("files_when", "files_duration", "files_place", "files_size")
+    ),
+    *(f"ALTER TABLE files DROP COLUMN {c}" for c in ("taken", "duration", "lat", "lon", "camera")),
+)

@@ -260,6 +260,7 @@ def test_the_command_list_is_complete():
     assert set(COMMANDS) == {
         ("index",),
         ("search",),
+        ("serve",),
         ("similar",),
         ("dupes",),
         ("status",),

@@ -15,12 +15,13 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from bench import sample_sounds as sounds
-from tests.conftest import run_index
+from tests.conftest import ListReporter
 from tests.documents import NOTES
 from xmodal_cli.cli import app
 from xmodal_cli.collection import Collection, open_collection
 from xmodal_cli.dupes import Group
 from xmodal_cli.filtering import make_facets
+from xmodal_cli.indexer import IndexOptions, index_paths
 from xmodal_cli.models.lite import LiteProfile
 
 CLIP = "sense_and_sensibility_01_austen_64kb-0870.wav"
@@ -75,7 +76,13 @@ def planted(
     media.mkdir()
     _plant(media, photo_dir)
     with open_collection(root / "index", create=True, profile=lite_profile) as col:
-        run_index(col, lite_profile, media)
+        index_paths(
+            [media],
+            vectors=col.vectors,
+            profile=lite_profile,
+            options=IndexOptions(batch_size=8, workers=2),
+            reporter=ListReporter(),
+        )
     reader = open_collection(root / "index", profile=lite_profile)
     yield reader
     reader.close()
@@ -136,3 +143,29 @@ def test_cli_json_extras_and_paths_delete_nothing(planted: Collection) -> None:
     lines = CliRunner().invoke(app, ["dupes", str(media / "backup"), "--jsonl", *index])
     assert lines.stdout == ""  # one file of the pair is outside the folder asked about
     assert sorted(p for p in media.rglob("*") if p.is_file()) == before
+
+
+def test_the_coarse_index_finds_the_near_copies_the_exact_one_finds() -> None:
+    """Past EXACT_UP_TO files, neighbours come from IVF on a projection: planted copies
+    (cosine 0.85-0.99 to their original) must still be found, with exact scores."""
+    import numpy as np
+
+    from xmodal_cli.dupes import _neighbours
+
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((60, 256)).astype(np.float32)
+    matrix = centres[rng.integers(0, 60, 6000)] + rng.standard_normal((6000, 256)).astype("f4")
+    originals, copies = np.arange(100), np.arange(5900, 6000)
+    noise = rng.uniform(0.3, 0.7, (100, 1)) * rng.standard_normal((100, 256))
+    matrix[copies] = matrix[originals] + noise.astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    cosines = np.sum(matrix[originals] * matrix[copies], axis=1)
+    assert cosines.min() > 0.85 and cosines.max() < 0.999
+    scores, found = _neighbours(np.ascontiguousarray(matrix), 9, exact_up_to=1000)
+    _, exact = _neighbours(np.ascontiguousarray(matrix), 9)
+    for original, copy in zip(originals, copies, strict=True):
+        assert copy in found[original] and copy in exact[original]
+        at = found[original].tolist().index(copy)
+        assert scores[original][at] == pytest.approx(
+            float(matrix[original] @ matrix[copy]), abs=1e-5
+        )

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from bench import sample_sounds as sounds
 from tests.conftest import RecordingProfile, run_index
-from tests.sql import sql
+from tests.sql import UNDO_SCHEMA_5, sql
 from xmodal_cli.cli import app
 from xmodal_cli.collection import Collection, open_collection
 from xmodal_cli.errors import UsageError, XmodalError
@@ -263,10 +263,8 @@ def test_gps_and_date_columns_reach_an_index_made_by_schema_4(
 
 def _back_to_schema_4(directory: Path) -> None:
     """Make the catalog exactly what schema 4 was: no facet indexes or columns."""
-    for index in ("files_when", "files_duration", "files_place", "files_size"):
-        sql(directory, f"DROP INDEX {index}")
-    for column in ("taken", "duration", "lat", "lon", "camera"):
-        sql(directory, f"ALTER TABLE files DROP COLUMN {column}")
+    for statement in UNDO_SCHEMA_5:
+        sql(directory, statement)
     sql(directory, "PRAGMA user_version = 4")
     columns = [row[1] for row in sql(directory, "PRAGMA table_info(files)")]
     assert columns == ["id", "path", "modality", "size", "mtime_ns", "hash", "indexed_at", "info"]

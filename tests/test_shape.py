@@ -37,7 +37,10 @@ def test_nothing_below_the_cli_imports_typer_or_rich() -> None:
         "cli_filters.py",
         "cli_models.py",
         "cli_search.py",
+        "cli_serve.py",
         "cli_tune.py",
+        "cli_watch.py",
+        "preview.py",
         "render.py",
     }
     importing = [

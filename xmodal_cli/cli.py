@@ -22,7 +22,9 @@ from xmodal_cli.cli_dupes import dupes_command
 from xmodal_cli.cli_eval import eval_command
 from xmodal_cli.cli_models import models_app
 from xmodal_cli.cli_search import search_command, similar_command
+from xmodal_cli.cli_serve import serve_command
 from xmodal_cli.cli_tune import tune_command
+from xmodal_cli.cli_watch import keep_watching, watched_roots
 from xmodal_cli.errors import UsageError
 
 app = typer.Typer(
@@ -86,6 +88,14 @@ def index(
         ),
     ] = None,
     model_path: ModelPath = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Then keep indexing what changes under PATHS (default: the folders indexed "
+            "before), a burst of changes at a time, until Ctrl-C.",
+        ),
+    ] = False,
     as_json: JsonReport = False,
     quiet: Quiet = False,
     index_dir: IndexDir = None,
@@ -108,6 +118,8 @@ def index(
       xmodal index ~/Pictures --model clip
 
       xmodal index --rebuild
+
+      xmodal index --watch ~/Pictures ~/Notes
     """
 
     with reported_errors():
@@ -115,7 +127,7 @@ def index(
         from xmodal_cli.indexer import IndexOptions
         from xmodal_cli.planner import check_roots
 
-        if not paths and not rebuild:
+        if not paths and not rebuild and not watch:
             raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
         check_roots(paths or ())  # a typo'd path must not leave a new, empty index behind
         with open_collection(
@@ -134,22 +146,26 @@ def index(
                     render.stderr_console().print(
                         "rebuilt " + ", ".join(f"{s}: {n} vectors" for s, n in counts.items())
                     )
+            options = IndexOptions(
+                exclude=tuple(exclude or ()),
+                include_hidden=hidden,
+                follow_links=follow_links,
+                batch_size=config.batch_size(batch_size, device),
+                workers=workers,
+            )
+            paths = watched_roots(collection, paths) if watch else paths
             if paths:
-                options = IndexOptions(
-                    exclude=tuple(exclude or ()),
-                    include_hidden=hidden,
-                    follow_links=follow_links,
-                    batch_size=config.batch_size(batch_size, device),
-                    workers=workers,
-                )
                 reporter = render.ProgressReporter(quiet=quiet)
                 summary = collection.index(paths, options=options, reporter=reporter)
                 render.index_summary(summary, as_json=as_json, quiet=quiet)
+        if watch:  # after the with: each batch takes the writer lock for itself
+            keep_watching(collection, paths or [], options, quiet=quiet, as_json=as_json)
 
 
 app.command("search")(search_command)  # its own module: cli.py stays thin
 app.command("similar")(similar_command)
 app.command("dupes")(dupes_command)
+app.command("serve")(serve_command)
 
 
 @app.command()

@@ -85,7 +85,8 @@ class Collection:
         if self.catalog.upgrade_target() is not None:
             self._upgrade(options, reporter, summary)
         with self.catalog.transaction():  # for `index --watch` and serve's link check
-            self.catalog.set_meta(ROOTS_KEY, remembered(self.catalog, [str(p) for p in paths]))
+            there = [str(p) for p in paths if os.path.exists(p)]
+            self.catalog.set_meta(ROOTS_KEY, remembered(self.catalog, there))
         done = index_paths(
             paths,
             vectors=self.vectors,

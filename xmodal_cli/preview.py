@@ -1,18 +1,22 @@
 """`--preview`: a thumbnail beside each photo, a loudness sparkline beside each recording.
 
-Thumbnails are drawn by `textual-image` through rich: Kitty's graphics protocol or Sixel
-where the terminal answers that it can (Kitty, WezTerm, iTerm2, foot, mlterm…), coloured
-half blocks elsewhere. Nothing is cached: a thumbnail is made from its photo when shown
-(ten photos, a few milliseconds each with JPEG draft decoding), so there is no derived file
-to keep bounded, crash-safe or deleted with its source.
+Thumbnails are drawn by `textual-image` through rich with Kitty's graphics protocol or
+Sixel where the terminal answers that it can (Kitty, WezTerm, iTerm2, foot, mlterm…), and
+as coloured half blocks (HalfBlocks, here) elsewhere. Nothing is cached: a thumbnail is
+made from its photo when shown (ten photos, a few milliseconds each with JPEG draft
+decoding), so there is no derived file to keep bounded, crash-safe or deleted with its
+source.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, RenderableType
+from rich.color import Color
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -24,31 +28,69 @@ THUMB_PIXELS = 128
 BARS = " ▁▂▃▄▅▆▇█"
 SPARK_CELLS = 32
 LISTEN_SECONDS = 600.0  # the sparkline of a longer recording shows its first 10 minutes
-QUIET_DB = -60.0
+QUIET_DB = -60.0  # below this, silence whatever the recording's loudest moment
+DYNAMIC_DB = 40.0
 
 
 def results_with_previews(rows: list[Result], console: Console, *, renderer: Any = None) -> None:
     """Each result on its own lines: its preview, then rank, score, path and snippet.
 
-    `renderer` is a textual-image class (tests pass the half-block one); by default the best
-    one the terminal supports, detected once when first needed."""
+    `renderer` makes a renderable of (image, width=, height=); by default textual-image's
+    for a terminal that answers that it draws images, else HalfBlocks."""
     if not rows:
         return
-    if renderer is None:
-        from textual_image.renderable import Image as renderer  # queries the terminal
+    renderer = renderer or graphics_renderer() or HalfBlocks
     for row in rows:
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(width=THUMB_CELLS if row.type == "image" else SPARK_CELLS + 2)
-        grid.add_column()
-        heading = Text.assemble(
-            (f"{row.rank:>2} ", "dim"),
-            f"{row.score:.3f} ",
-            (row.type, "dim"),
-            " ",
-            (row.path, "cyan"),
-        )
-        grid.add_row(_preview(row, renderer), Text("\n").join([heading, Text(row.snippet)]))
-        console.print(grid)
+        try:
+            console.print(_row(row, renderer))
+        except Exception:  # a terminal that misreports its size: draw it with half blocks
+            if renderer is HalfBlocks:
+                raise
+            renderer = HalfBlocks
+            console.print(_row(row, renderer))
+
+
+def _row(row: Result, renderer: Any) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(width=THUMB_CELLS if row.type == "image" else SPARK_CELLS + 2)
+    grid.add_column(overflow="fold")  # a path is what people act on: never cut
+    heading = Text.assemble(
+        (f"{row.rank:>2} ", "dim"), f"{row.score:.3f} ", (row.type, "dim"), " ", (row.path, "cyan")
+    )
+    grid.add_row(_preview(row, renderer), Text("\n").join([heading, Text(row.snippet)]))
+    return grid
+
+
+def graphics_renderer() -> Any:
+    """textual-image's Kitty-protocol or Sixel renderable, if the terminal answers that it
+    draws images (asked once, on import); None otherwise. Its own half-cell fallback asks
+    the terminal for its pixel size, which fails in some (zero-sized ptys): ours does not."""
+    try:
+        from textual_image import renderable
+    except Exception:  # not installed, or a terminal that answers nonsense
+        return None
+    chosen = renderable.Image
+    return chosen if chosen in (renderable.TGPImage, renderable.SixelImage) else None
+
+
+class HalfBlocks:
+    """An image as rows of "▀": foreground the upper pixel, background the lower one."""
+
+    def __init__(self, image: Any, *, width: int, height: int) -> None:
+        import numpy as np
+
+        self.width = width
+        self.pixels = np.asarray(image.convert("RGB").resize((width, 2 * height)))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for top, bottom in zip(self.pixels[0::2], self.pixels[1::2], strict=True):
+            for upper, lower in zip(top.tolist(), bottom.tolist(), strict=True):
+                style = Style(color=Color.from_rgb(*upper), bgcolor=Color.from_rgb(*lower))
+                yield Segment("▀", style)
+            yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.width, self.width)
 
 
 def _preview(row: Result, renderer: Any) -> RenderableType:
@@ -73,42 +115,37 @@ def thumbnail(path: str, renderer: Any) -> RenderableType | None:
             small.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
     except Exception:  # any unreadable image: no picture, the row is still shown
         return None
-    return renderer(small, width=THUMB_CELLS)  # type: ignore[no-any-return]
+    # A text cell is about twice as tall as it is wide: rows for the photo's aspect ratio.
+    rows = max(1, round(THUMB_CELLS * small.height / small.width / 2))
+    drawn: RenderableType = renderer(small, width=THUMB_CELLS, height=rows)
+    return drawn
 
 
 def sparkline(path: str, cells: int = SPARK_CELLS) -> str:
-    """Loudness over time in `cells` bars (RMS in dB, from QUIET_DB to full scale)."""
+    """Loudness over time in `cells` bars: RMS in dB, from DYNAMIC_DB below the loudest
+    moment (a quiet memo still shows its shape) up to it; silence stays blank."""
+    import numpy as np
+
     from xmodal_cli.media import DecodeError
     from xmodal_cli.media.audio import read_blocks
 
-    levels: list[float] = []
+    parts = []
     try:
-        _, blocks = read_blocks(path, block_seconds=1.0, rate=8_000)
+        _, blocks = read_blocks(path, block_seconds=10.0, rate=8_000)
         for block in blocks:
             if block.start >= LISTEN_SECONDS:
                 break
-            samples = block.samples.astype("float64")
-            levels += [float((s * s).mean()) for s in _split(samples, 10) if len(s)]
+            parts.append(block.samples.astype(np.float32))
     except DecodeError:
         return "(unreadable)"
-    if not levels:
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if len(samples) < cells:
         return ""
-    per_cell = [
-        levels[i * len(levels) // cells : (i + 1) * len(levels) // cells] for i in range(cells)
-    ]
-    bars = []
-    for chunk in per_cell:
-        if not chunk:
-            continue
-        db = 10 * math.log10(max(sum(chunk) / len(chunk), 1e-12))
-        step = (min(max(db, QUIET_DB), 0.0) - QUIET_DB) / -QUIET_DB
-        bars.append(BARS[round(step * (len(BARS) - 1))])
-    return "".join(bars)
-
-
-def _split(samples: Any, parts: int) -> list[Any]:
-    size = max(1, math.ceil(len(samples) / parts))
-    return [samples[i : i + size] for i in range(0, len(samples), size)]
+    power = [float(np.mean(np.square(s, dtype=np.float64))) for s in np.array_split(samples, cells)]
+    db = 10 * np.log10(np.maximum(power, 1e-12))
+    top = max(float(db.max()), QUIET_DB + DYNAMIC_DB)
+    steps = np.clip((db - (top - DYNAMIC_DB)) / DYNAMIC_DB, 0.0, 1.0)
+    return "".join(BARS[round(float(step) * (len(BARS) - 1))] for step in steps)
 
 
 def _length(duration: object) -> str:

@@ -132,9 +132,10 @@ def _exif_info(im: Any) -> dict[str, Any]:
     taken = exif.get_ifd(_EXIF_IFD).get(_TAG_DATETIME_ORIGINAL) or exif.get(_TAG_DATETIME)
     if isinstance(taken, str) and taken.strip():
         info["taken"] = taken.strip().replace(":", "-", 2)
-    camera = " ".join(
-        str(v).strip() for v in (exif.get(_TAG_MAKE), exif.get(_TAG_MODEL)) if v
-    ).strip()
+    make, model = (str(exif.get(tag) or "").strip() for tag in (_TAG_MAKE, _TAG_MODEL))
+    # Many makers repeat their name in the model ("Canon" + "Canon EOS 5D"): say it once.
+    camera = model if make and model.lower().startswith(make.lower()) else f"{make} {model}"
+    camera = camera.strip()
     if camera:
         info["camera"] = camera
     info.update(_gps(exif))

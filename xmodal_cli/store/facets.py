@@ -27,8 +27,11 @@ def clause(facets: Facets | None, among: Sequence[int] = ()) -> Clause:
     if facets is not None:
         _add(facets, parts, params)
     if among:
-        parts.append(f"items.id IN ({','.join('?' * len(among))})")
-        params += among
+        # Reached through the files' primary key: files are the outer loop of the query.
+        marks = ",".join("?" * len(among))
+        parts.append(f"files.id IN (SELECT file_id FROM items AS i WHERE i.id IN ({marks}))")
+        parts.append(f"items.id IN ({marks})")
+        params += [*among, *among]
     return Clause(" AND ".join(parts) or "1", tuple(params))
 
 

@@ -15,6 +15,10 @@ from xmodal_cli.errors import XmodalError
 LOCK_NAME = "index.lock"
 
 
+class IndexBusy(XmodalError):
+    """Another process holds the writer lock."""
+
+
 class IndexLock:
     """Exclusive, non-blocking; use as a context manager or call release()."""
 
@@ -29,7 +33,7 @@ class IndexLock:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
-            raise XmodalError(
+            raise IndexBusy(
                 f"another indexing run is active on this index (pid {holder})",
                 "wait for it to finish; searching meanwhile is fine",
             ) from None
