@@ -143,6 +143,8 @@ def test_cli_json_extras_and_paths_delete_nothing(planted: Collection) -> None:
     lines = CliRunner().invoke(app, ["dupes", str(media / "backup"), "--jsonl", *index])
     assert lines.stdout == ""  # one file of the pair is outside the folder asked about
     assert sorted(p for p in media.rglob("*") if p.is_file()) == before
+    typo = CliRunner().invoke(app, ["dupes", str(media / "Pictuers"), *index])
+    assert typo.exit_code == 1 and "path not found" in typo.output
 
 
 def test_the_coarse_index_finds_the_near_copies_the_exact_one_finds() -> None:

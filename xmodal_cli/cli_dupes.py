@@ -40,6 +40,7 @@ from xmodal_cli.cli_filters import (
     Shorter,
     facets_of,
 )
+from xmodal_cli.errors import XmodalError
 
 if TYPE_CHECKING:
     from xmodal_cli.dupes import Group
@@ -105,6 +106,9 @@ def dupes_command(
         from xmodal_cli.search import make_filters
 
         mode = output_mode(as_json=as_json, jsonl=jsonl, paths=paths)
+        missing = [f for f in folders or () if not f.expanduser().exists()]
+        if missing:  # a typo would otherwise read as "no duplicates"
+            raise XmodalError(f"path not found: {missing[0]}", "check the spelling")
         facets = facets_of(
             after, before, near, radius, exts, min_size, max_size, longer, shorter, camera
         )
