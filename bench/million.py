@@ -390,7 +390,7 @@ def disk_usage(directory: Path, items: int) -> dict[str, Any]:
     finally:
         conn.close()
     table = pages.get("items", 0)
-    indexes = pages.get("items_file", 0) + pages.get("items_space", 0)
+    indexes = pages.get("items_file_space", 0) + pages.get("items_space", 0)
     total_rows = sum(r[1] for r in rows) or 1
     total_bytes = sum(r[2] + 16 * r[1] for r in rows) or 1
     out: dict[str, Any] = {}

@@ -19,8 +19,14 @@ def sql(where: Catalog | Path, statement: str, *params: Any) -> list[tuple[Any, 
         conn.close()
 
 
-# What schema 5 added (the facet columns and their indexes), undone in reverse: turns a
-# catalog written now into what schema 4 wrote, to test the migrations from older ones.
+# What schemas 6 and 5 added (covering indexes; the facet columns and their indexes), undone
+# in reverse: turns a catalog written now into what schema 4 wrote, to test the migrations
+# from older ones.
+UNDO_SCHEMA_6 = (
+    "CREATE INDEX items_file ON items(file_id)",
+    "DROP INDEX items_file_space",
+    "DROP INDEX files_path_type",
+)
 UNDO_SCHEMA_5 = (
     *(
         f"DROP INDEX {name}"
@@ -28,3 +34,4 @@ UNDO_SCHEMA_5 = (
     ),
     *(f"ALTER TABLE files DROP COLUMN {c}" for c in ("taken", "duration", "lat", "lon", "camera")),
 )
+UNDO_TO_SCHEMA_4 = (*UNDO_SCHEMA_6, *UNDO_SCHEMA_5)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from bench import sample_sounds as sounds
 from tests.conftest import RecordingProfile, run_index
-from tests.sql import UNDO_SCHEMA_5, sql
+from tests.sql import UNDO_TO_SCHEMA_4, sql
 from xmodal_cli.cli import app
 from xmodal_cli.collection import Collection, open_collection
 from xmodal_cli.errors import UsageError, XmodalError
@@ -25,6 +25,7 @@ from xmodal_cli.models import SPACE_TEXT
 from xmodal_cli.search import make_filters
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.facets import clause
+from xmodal_cli.store.schema import SCHEMA_VERSION
 
 NOW = dt.datetime(2024, 1, 31, 12, 0, 0)
 LISBON = (38.7223, -9.1393)
@@ -258,12 +259,12 @@ def test_gps_and_date_columns_reach_an_index_made_by_schema_4(
     with open_collection(tmp_path / "index", write=True, profile=profile) as col:
         assert _found(col, after="2023") == {"cat.jpg"}
         assert _found(col, near="Lisbon") == {"cat.jpg"}
-    assert sql(tmp_path / "index", "PRAGMA user_version")[0][0] == 5
+    assert sql(tmp_path / "index", "PRAGMA user_version")[0][0] == SCHEMA_VERSION
 
 
 def _back_to_schema_4(directory: Path) -> None:
     """Make the catalog exactly what schema 4 was: no facet indexes or columns."""
-    for statement in UNDO_SCHEMA_5:
+    for statement in UNDO_TO_SCHEMA_4:
         sql(directory, statement)
     sql(directory, "PRAGMA user_version = 4")
     columns = [row[1] for row in sql(directory, "PRAGMA table_info(files)")]

@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 import pytest
 
-from tests.sql import UNDO_SCHEMA_5, sql
+from tests.sql import UNDO_TO_SCHEMA_4, sql
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.store import codec
 from xmodal_cli.store.catalog import Catalog
@@ -659,8 +659,10 @@ def test_an_index_of_schema_1_is_migrated_by_a_writer_only(tmp_path: Path) -> No
     ]
     writer = Catalog.open(tmp_path, writable=True)
     try:
-        assert writer.user_version() == SCHEMA_VERSION == 5
+        assert writer.user_version() == SCHEMA_VERSION == 6
         assert sql(tmp_path, "SELECT name FROM sqlite_master WHERE name = 'files_modality'")
+        for covering in ("items_file_space", "files_path_type"):  # schema 6
+            assert sql(tmp_path, "SELECT name FROM sqlite_master WHERE name = ?", covering)
         assert writer.generation == 1  # the vectors' values did not change: FAISS stays valid
         halves = vectors.astype(np.float16).astype(np.float32)  # schema 2's step, then 4's
         np.testing.assert_array_equal(writer.file_vectors(1, "text", DIM), _stored(halves))
@@ -701,7 +703,7 @@ def test_a_float16_index_of_schema_3_is_migrated_to_int8_and_searches_the_same(
     for item_id, blob in conn.execute("SELECT id, vector FROM items").fetchall():
         half = codec.matrix([blob], dim).astype(np.float16).tobytes()
         conn.execute("UPDATE items SET vector = ? WHERE id = ?", (half, item_id))
-    for statement in UNDO_SCHEMA_5:
+    for statement in UNDO_TO_SCHEMA_4:
         conn.execute(statement)
     conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.execute("PRAGMA user_version = 3")
@@ -725,7 +727,7 @@ def test_a_float16_index_of_schema_3_is_migrated_to_int8_and_searches_the_same(
     assert sql(tmp_path, "SELECT DISTINCT length(vector) FROM items") == [(2 * dim,)]
 
     writer = Catalog.open(tmp_path, writable=True)
-    assert writer.user_version() == SCHEMA_VERSION == 5 and writer.generation == 1
+    assert writer.user_version() == SCHEMA_VERSION == 6 and writer.generation == 1
     writer.close()
     assert sql(tmp_path, "SELECT DISTINCT length(vector) FROM items") == [(4 + dim,)]
     assert sql(tmp_path, "PRAGMA page_count")[0][0] < pages_before  # vacuumed once

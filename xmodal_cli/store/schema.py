@@ -3,7 +3,7 @@ that executes them). A schema change adds one entry here and the queries it need
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DB_NAME = "catalog.db"
 
 # Numbered migrations, as statements: entry N upgrades schema N to N+1, in one transaction.
@@ -55,5 +55,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX files_duration ON files(duration)",
         "CREATE INDEX files_place ON files(lat, lon)",
         "CREATE INDEX files_size ON files(size)",
+    ),
+    # 6: a folder filter's ids from indexes alone (a 1 % folder at 1M photos: 71 -> 29 ms),
+    # never the rows, whose vectors and info make each one a random page read.
+    (
+        "CREATE INDEX items_file_space ON items(file_id, space)",
+        "DROP INDEX items_file",
+        "CREATE INDEX files_path_type ON files(path, modality)",
     ),
 ]
