@@ -22,7 +22,7 @@ from xmodal_cli.media import DecodeError
 from xmodal_cli.models import Profile
 from xmodal_cli.scan import FileRecord
 from xmodal_cli.store.catalog import Catalog
-from xmodal_cli.store.rows import STAGED, NewItem
+from xmodal_cli.store.rows import STAGED, NewItem, profile_record
 
 _PROGRESS = "upgrade_progress"
 
@@ -38,7 +38,7 @@ class Progress:
 
 def record_of(profile: Profile) -> dict[str, Any]:
     """What an index records about the profile that encodes it."""
-    return {"name": profile.name, "spaces": profile.spaces, "models": profile.model_ids}
+    return profile_record(profile.name, profile.spaces, profile.model_ids)
 
 
 def progress(catalog: Catalog) -> Progress:

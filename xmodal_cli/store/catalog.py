@@ -33,6 +33,7 @@ from xmodal_cli.store.rows import (
     ItemRow,
     NewItem,
     profile_needs_recording,
+    profile_record,
 )
 from xmodal_cli.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 
@@ -214,15 +215,14 @@ class Catalog:
 
     def bind_profile(self, name: str, spaces: dict[str, int], model_ids: dict[str, str]) -> None:
         """Record the profile on first use (or when it grew); refuse different models."""
-        if self.check_profile(name, spaces, model_ids):
-            wanted = {"name": name, "spaces": spaces, "models": model_ids}
+        wanted = profile_record(name, spaces, model_ids)
+        if profile_needs_recording(self.profile_info(), wanted):
             with self.transaction():
                 self.set_meta("profile", json.dumps(wanted, sort_keys=True))
 
     def check_profile(self, name: str, spaces: dict[str, int], model_ids: dict[str, str]) -> bool:
         """Whether these models need recording; raises if other models built the index."""
-        wanted = {"name": name, "spaces": spaces, "models": model_ids}
-        return profile_needs_recording(self.profile_info(), wanted)
+        return profile_needs_recording(self.profile_info(), profile_record(name, spaces, model_ids))
 
     def profile_info(self) -> dict[str, Any] | None:
         stored = self.get_meta("profile")

@@ -59,6 +59,11 @@ class NewItem:
 STAGED = "next:"
 
 
+def profile_record(name: str, spaces: dict[str, int], models: dict[str, str]) -> dict[str, Any]:
+    """What an index records about the profile that encodes it (meta `profile`)."""
+    return {"name": name, "spaces": spaces, "models": models}
+
+
 def profile_change(have: dict[str, Any] | None, wanted: dict[str, Any]) -> str:
     """What recording the `wanted` profile over the index's means: 'same'; 'record' (none
     yet, or it extends the recorded one: a newer xmodal added a space, the stored vectors are
