@@ -303,3 +303,56 @@ def test_a_wide_space_is_projected_and_still_ranks_like_exact_search(tmp_path: P
         assert set(saved.ids().tolist()) == set(catalog.item_ids("visual").tolist())
     finally:
         catalog.close()
+
+
+def test_a_filter_inside_an_ivf_index_finds_the_top_of_its_selection(
+    catalog: Catalog, tmp_path: Path, centres: np.ndarray
+) -> None:
+    """A selection spread over the space is searched in a few more cells than usual; one that
+    sits in a corner the query's cells do not reach (a folder of one subject) in all of them."""
+    rng = np.random.default_rng(12)
+    store = _store(catalog, tmp_path)
+    points = _clustered(rng, 3000, centres)
+    with store.writing():
+        _add(store, points)
+    assert store.index("text").approximate
+    ids, vectors = next(catalog.iter_vectors("text", DIM, chunk=10**6))
+    spread = ids[::20]
+    corner = ids[np.argsort(-(vectors @ centres[0]))[:100]]  # the items of one subject
+    queries = _clustered(np.random.default_rng(13), 30, centres[1:])  # other subjects
+    for selection, needed in ((spread, 0.95), (corner, 1.0)):
+        chosen = np.isin(ids, selection)
+        hits = 0
+        for query in queries:
+            exact = ids[chosen][np.argsort(-(vectors[chosen] @ query))[:10]]
+            found = store.search("text", query, 10, allowed=selection)[1]
+            assert set(found.tolist()) <= set(selection.tolist())
+            hits += len(set(found.tolist()) & set(exact.tolist()))
+        assert hits / (10 * len(queries)) >= needed
+
+
+def test_a_reader_that_keeps_searching_reads_the_index_into_memory(
+    catalog: Catalog, tmp_path: Path, centres: np.ndarray
+) -> None:
+    from xmodal_cli.store.vector_index import RESIDENT_AFTER
+
+    rng = np.random.default_rng(14)
+    writer = _store(catalog, tmp_path)
+    with writer.writing():
+        _add(writer, _clustered(rng, 2500, centres))
+    queries = _clustered(rng, RESIDENT_AFTER + 4, centres)
+    reader = VectorStore(tmp_path, catalog, SPACES, writable=False)
+    first = [reader.search("text", q, 10)[1].tolist() for q in queries[: RESIDENT_AFTER - 1]]
+    assert reader.index("text").mapped  # a one-off search never reads the whole file
+    later = [reader.search("text", q, 10)[1].tolist() for q in queries]
+    assert not reader.index("text").mapped
+    assert later[: RESIDENT_AFTER - 1] == first  # the same index, now in memory
+
+    stale = VectorStore(tmp_path, catalog, SPACES, writable=False)
+    before = stale.search("text", queries[0], 10)[1].tolist()
+    with writer.writing():  # a writer replaces the file under the reader
+        _add(writer, _clustered(rng, 50, centres))
+    for query in queries[1:RESIDENT_AFTER]:
+        stale.search("text", query, 10)
+    assert stale.index("text").mapped  # it never reads a newer file than it maps
+    assert stale.search("text", queries[0], 10)[1].tolist() == before
