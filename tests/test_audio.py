@@ -234,7 +234,8 @@ def mixed_index(tmp_path_factory, lite_profile, photo_dir):
     sounds.write(audio / "calibration_beep.wav", sounds.tone(1000, 5.0))
     sounds.write(audio / "untitled_01.wav", sounds.noise("white", 8.0))
     sounds.write(audio / "untitled_02.wav", sounds.music(20.0, 124))
-    sounds.write(audio / "untitled_03.wav", sounds.kick(7))
+    sounds.write(audio / "untitled_03.wav", sounds.kick(7))  # a one-shot without speech
+    sounds.speak("elephant", audio / "voice_note_17.wav")  # one word, under a second
     _tag(
         sounds.write(audio / "track07.flac", sounds.music(15.0, 128, seed=5)),
         title="Night Drive",
@@ -311,6 +312,15 @@ def test_read_speech_is_found_by_what_is_said(mixed_index, lite_profile) -> None
     _, index_dir = mixed_index
     best = _search(index_dir, lite_profile, "how much John Dashwood could give them", ["audio"])[0]
     assert Path(best.path).name == "sense_and_sensibility_01_austen_64kb-0870.wav"
+
+
+@pytest.mark.slow
+def test_a_word_spoken_in_under_a_second_is_found_by_that_word(mixed_index, lite_profile) -> None:
+    audio, index_dir = mixed_index
+    assert soundfile.info(str(audio / "voice_note_17.wav")).duration < 1.0
+    best = _search(index_dir, lite_profile, "elephant", ["audio"])[0]
+    assert Path(best.path).name == "voice_note_17.wav"
+    assert best.snippet.startswith("0:00 ") and "elephant" in best.snippet.lower()
 
 
 @pytest.mark.slow

@@ -32,9 +32,6 @@ WINDOW_SECONDS = 30.0  # one acoustic item per window
 # than this: a passage's timestamp should point near every word in it.
 MAX_TRANSCRIPT_WORDS = 60
 DESCRIPTION = -1  # the position of the whole-file description item
-# Whisper needs context: a one-shot sample under a second holds at most one word, which tiny
-# models mishear, and skipping it makes a library of drum hits index ~40x faster.
-MIN_SPEECH_SECONDS = 1.0
 MIN_TAIL_SECONDS = 3.0  # a last window shorter than this is left out (unless it is all)
 
 
@@ -117,8 +114,7 @@ def analyse_recording(
         seconds = block.start + len(block.samples) / SAMPLE_RATE
         if (
             not cancelled()
-            and transcribe is not None
-            and seconds >= MIN_SPEECH_SECONDS
+            and transcribe is not None  # a clip under a second only if a voice is heard
             and not all(t.silent for t in traits[first:])
         ):
             heard = transcribe(block.samples)
