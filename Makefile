@@ -8,7 +8,8 @@ DEMO   ?= $(or $(TMPDIR),/tmp)/xmodal-demo
 # Test media from Debian: espeak-ng speaks known sentences, pocketsphinx-testdata has people
 # reading, sox makes and measures sounds; chromium and its driver run the browser test of
 # `xmodal serve`. Installed once; skipped when already there.
-TEST_PACKAGES := espeak-ng pocketsphinx-testdata sox chromium chromium-driver
+# libgl1, libglib2.0-0: OpenCV, which rapidocr (words in images) imports, links them.
+TEST_PACKAGES := espeak-ng pocketsphinx-testdata sox chromium chromium-driver libgl1 libglib2.0-0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-packages demo test lint bench clean
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU build of torch first, so nothing later pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,serve]'
+	$(BIN)/pip install --quiet -e '.[dev,serve,ray]'
 	touch $(STAMP)
 
 setup: $(STAMP) system-packages

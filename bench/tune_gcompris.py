@@ -4,15 +4,23 @@ Data: Debian's `gcompris-qt-data` (3.1-2), whose Qt resource bundles hold real p
 what they show: the explore activities (animals, farm animals, world music, monuments: a
 title and a paragraph each) and categorization (tools, fish, monuments, renewable energy…:
 the photo's name and its category). They are extracted into a collection with the sample
-photos of bench/sample_photos.py (uncaptioned: the unrelated set), and the gcompris photos
-are split, seeded, into a train part (tune's PAIRS; tune splits it again for early
-stopping) and a held-out part that tune never sees. Prints one JSON line:
+photos of bench/sample_photos.py (uncaptioned: the unrelated set). Each explore photo has
+several phrasings: its title and each sentence of its paragraph (of 3+ words).
+
+Split, seeded, before tune sees anything:
+- unseen photos: 30 % of the gcompris photos, with all their phrasings, never given to tune;
+- new phrasings: of each other explore photo, one phrasing never given to tune;
+- train.jsonl (tune's PAIRS): every other phrasing of the remaining photos.
+tune then runs twice on train.jsonl, splitting it again for its own early stopping and
+keep-or-refuse check: `--split caption` (the default) and `--split file` (the old protocol).
+Figures are `xmodal eval --type image` R@1/R@5 on new_phrasings (the target: a user's new
+words for photos they described), unseen_photos (photos tune never saw) and unrelated (the
+sample photos' captions), before and after each. Prints one JSON line:
 
     python -m bench.tune_gcompris [WORKDIR]
 
 Needs `apt-get download gcompris-qt-data` (run for you if the .deb is not in WORKDIR;
-no root: it is unpacked with `dpkg -x`). Figures are `xmodal eval --type image` R@1/R@5
-on the held-out captions and on the sample photos' captions, with `--no-tune` and without.
+no root: it is unpacked with `dpkg -x`).
 """
 
 from __future__ import annotations
@@ -87,9 +95,14 @@ def unpack(work: Path) -> Path:
     return rcc
 
 
-def gcompris_photos(rcc: Path, dest: Path) -> dict[str, str]:
-    """Write the captioned photos to `dest`; photo path -> caption."""
-    captions: dict[str, str] = {}
+def sentences(text: str) -> list[str]:
+    """The sentences of a paragraph that have at least three words."""
+    return [t.strip() for t in re.split(r"(?<=[.!?])\s+", text) if len(t.split()) >= 3]
+
+
+def gcompris_photos(rcc: Path, dest: Path) -> dict[str, list[str]]:
+    """Write the captioned photos to `dest`; photo path -> its phrasings."""
+    captions: dict[str, list[str]] = {}
     for activity in EXPLORE:
         files = read_rcc(rcc / f"{activity}.rcc")
         for key, raw in files.items():
@@ -104,7 +117,7 @@ def gcompris_photos(rcc: Path, dest: Path) -> dict[str, str]:
                     target = dest / activity / os.path.basename(image)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(files[image])
-                    captions[str(target)] = f"{title}. {text}"
+                    captions[str(target)] = [title, *sentences(text)]
     files = read_rcc(rcc / "categorization.rcc")
     for key, raw in files.items():
         category = key.split("/")[-2]
@@ -115,14 +128,32 @@ def gcompris_photos(rcc: Path, dest: Path) -> dict[str, str]:
         target = dest / "categorization" / category / os.path.basename(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(raw)
-        captions[str(target)] = f"{words}, {category}"
+        captions[str(target)] = [f"{words}, {category}"]
     return captions
 
 
-def grouped(captions: dict[str, str]) -> list[dict[str, object]]:
-    """One query per distinct caption, with every photo it describes."""
+def split(captions: dict[str, list[str]]) -> dict[str, list[tuple[str, str]]]:
+    """(phrasing, photo) pairs of train, new_phrasings and unseen_photos (seeded)."""
+    rng = random.Random(SEED)
+    files = sorted(captions)
+    rng.shuffle(files)
+    unseen = set(files[: round(len(files) * HELD_OUT)])
+    out: dict[str, list[tuple[str, str]]] = {"train": [], "new_phrasings": [], "unseen_photos": []}
+    for path in sorted(captions):
+        texts = captions[path]
+        if path in unseen:
+            out["unseen_photos"] += [(t, path) for t in texts]
+            continue
+        held = rng.randrange(len(texts)) if len(texts) > 1 else -1
+        for i, text in enumerate(texts):
+            out["new_phrasings" if i == held else "train"].append((text, path))
+    return out
+
+
+def grouped(pairs: list[tuple[str, str]]) -> list[dict[str, object]]:
+    """One query per distinct phrasing, with every photo it describes."""
     by_text: dict[str, list[str]] = {}
-    for path, text in captions.items():
+    for text, path in pairs:
         by_text.setdefault(text, []).append(path)
     return [{"query": q, "paths": sorted(p), "type": "image"} for q, p in sorted(by_text.items())]
 
@@ -141,17 +172,43 @@ def eval_figures(pairs: Path, index: Path, *extra: str) -> dict[str, float]:
     return {k: figures[k] for k in ("n", "recall@1", "recall@5", "mrr")}
 
 
+SETS = ("new_phrasings", "unseen_photos", "unrelated")
+
+
+def tune_run(work: Path, index: Path, how: str) -> dict[str, object]:
+    """Tune on train.jsonl with `--split how`; every set's figures before and after."""
+    xmodal("tune", "--reset", "--quiet", "--index-dir", str(index))
+    before = {n: eval_figures(work / f"{n}.jsonl", index) for n in SETS}
+    started = time.perf_counter()
+    tuned = xmodal(
+        "tune", str(work / "train.jsonl"), "--split", how, "--json", "--quiet",
+        "--index-dir", str(index),
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    report = json.loads(tuned.stdout) if tuned.stdout.strip() else {"error": tuned.stderr}
+    after = {n: eval_figures(work / f"{n}.jsonl", index) for n in SETS}
+    untuned = eval_figures(work / "new_phrasings.jsonl", index, "--no-tune")
+    return {
+        "tune_exit": tuned.returncode,
+        "tune_seconds_wall": round(seconds, 1),
+        "tune": report,
+        "before": before,
+        "after": after,
+        "new_phrasings_no_tune": untuned,
+        "delta_r1": {n: round(after[n]["recall@1"] - before[n]["recall@1"], 4) for n in SETS},
+        "delta_r5": {n: round(after[n]["recall@5"] - before[n]["recall@5"], 4) for n in SETS},
+    }
+
+
 def main(work: Path) -> dict[str, object]:
     work.mkdir(parents=True, exist_ok=True)
     corpus, index = work / "corpus", work / "index"
     captions = gcompris_photos(unpack(work), corpus / "gcompris")
     samples = copy_sample_photos(corpus / "samples")
-    files = sorted(captions)
-    random.Random(SEED).shuffle(files)
-    held = set(files[: round(len(files) * HELD_OUT)])
+    parts = split(captions)
     write = lambda name, rows: (work / name).write_text("".join(json.dumps(r) + "\n" for r in rows))  # noqa: E731
-    write("train.jsonl", grouped({p: c for p, c in captions.items() if p not in held}))
-    write("held_out.jsonl", grouped({p: c for p, c in captions.items() if p in held}))
+    for name, pairs in parts.items():
+        write(f"{name}.jsonl", grouped(pairs))
     truth = {**SKIMAGE, **SKLEARN, **MATPLOTLIB}
     write(
         "unrelated.jsonl",
@@ -161,35 +218,14 @@ def main(work: Path) -> dict[str, object]:
         done = xmodal("index", str(corpus), "--quiet", "--index-dir", str(index))
         if done.returncode:
             raise SystemExit(done.stderr)
+    runs = {how: tune_run(work, index, how) for how in ("caption", "file")}
     xmodal("tune", "--reset", "--quiet", "--index-dir", str(index))
-    before = {n: eval_figures(work / f"{n}.jsonl", index) for n in ("held_out", "unrelated")}
-    started = time.perf_counter()
-    tuned = xmodal(
-        "tune", str(work / "train.jsonl"), "--json", "--quiet", "--index-dir", str(index)
-    )
-    seconds = time.perf_counter() - started
-    report = json.loads(tuned.stdout) if tuned.stdout.strip() else {"error": tuned.stderr}
-    after = {n: eval_figures(work / f"{n}.jsonl", index) for n in ("held_out", "unrelated")}
-    untuned = {n: eval_figures(work / f"{n}.jsonl", index, "--no-tune") for n in ("held_out",)}
     return {
         "bench": "tune_gcompris",
         "photos": len(captions),
-        "held_out_photos": len(held),
         "unrelated_photos": len(samples),
-        "tune_exit": tuned.returncode,
-        "tune_seconds_wall": round(seconds, 1),
-        "tune": report,
-        "held_out_before": before["held_out"],
-        "held_out_after": after["held_out"],
-        "held_out_no_tune": untuned["held_out"],
-        "unrelated_before": before["unrelated"],
-        "unrelated_after": after["unrelated"],
-        "delta_held_out_r1": round(
-            after["held_out"]["recall@1"] - before["held_out"]["recall@1"], 4
-        ),
-        "delta_unrelated_r1": round(
-            after["unrelated"]["recall@1"] - before["unrelated"]["recall@1"], 4
-        ),
+        "pairs": {n: len(grouped(p)) for n, p in parts.items()},
+        "runs": runs,
         "torch_threads": 1,
         "cpu_count": os.cpu_count(),
     }

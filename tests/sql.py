@@ -19,9 +19,18 @@ def sql(where: Catalog | Path, statement: str, *params: Any) -> list[tuple[Any, 
         conn.close()
 
 
-# What schemas 6 and 5 added (covering indexes; the facet columns and their indexes), undone
-# in reverse: turns a catalog written now into what schema 4 wrote, to test the migrations
-# from older ones.
+# What schemas 7, 6 and 5 added (words; covering indexes; the facet columns and their
+# indexes), undone in reverse: turns a catalog written now into what schema 4 wrote, to test
+# the migrations from older ones.
+UNDO_SCHEMA_7 = (
+    *(
+        f"DROP TRIGGER {name}"
+        for name in ("files_words_in", "files_words_move", "files_words_out")
+    ),
+    "DROP TABLE words_vocab",
+    "DROP TABLE words_fts",
+    "DROP TABLE words",
+)
 UNDO_SCHEMA_6 = (
     "CREATE INDEX items_file ON items(file_id)",
     "DROP INDEX items_file_space",
@@ -34,4 +43,4 @@ UNDO_SCHEMA_5 = (
     ),
     *(f"ALTER TABLE files DROP COLUMN {c}" for c in ("taken", "duration", "lat", "lon", "camera")),
 )
-UNDO_TO_SCHEMA_4 = (*UNDO_SCHEMA_6, *UNDO_SCHEMA_5)
+UNDO_TO_SCHEMA_4 = (*UNDO_SCHEMA_7, *UNDO_SCHEMA_6, *UNDO_SCHEMA_5)

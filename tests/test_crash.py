@@ -50,13 +50,26 @@ def _committed(db: Path) -> int:
             return 0
 
 
+def _clip(tmp_path: Path, photo_dir: Path) -> Path:
+    """A 40-second slideshow of four sample photos with a spoken line."""
+    from bench.sample_videos import Line, Slide, make_video
+
+    photos = sorted(photo_dir.iterdir())[:4]
+    slides = [Slide(10 * n, 10, photo) for n, photo in enumerate(photos)]
+    line = [Line(12, "the kill test keeps its videos")]
+    return make_video(tmp_path / "clip.mp4", slides, line, fps=5)
+
+
 def test_random_sigkills_never_corrupt_the_index(tmp_path, photo_dir, lite_profile):
     lite_profile.encode_texts(["warm the shared model cache"])
     corpus = tmp_path / "corpus"
     corpus.mkdir()
+    clip = _clip(tmp_path, photo_dir)
     for copy in range(int(os.environ.get("XMODAL_KILL_COPIES", "8"))):
         for photo in sorted(photo_dir.iterdir()):
             shutil.copyfile(photo, corpus / f"{copy}-{photo.name}")
+        if copy < 3:  # a few videos: their frames are encoded in the decode threads
+            shutil.copyfile(clip, corpus / f"{copy}-clip.mp4")
         for name, text in NOTES.items():
             (corpus / f"{copy}-{name}").write_text(f"{text} (copy {copy})")
     total = len(list(corpus.iterdir()))

@@ -349,3 +349,69 @@ def test_random_bytes_as_recordings(tmp_path, audio_ready, data, ext):
     path = tmp_path / f"random{ext}"
     path.write_bytes(data)
     _check_audio(path)
+
+
+VIDEO_CODECS = {"mp4": "libx264", "webm": "libvpx-vp9", "avi": "mpeg4", "mkv": "mjpeg"}
+
+
+@pytest.fixture(scope="module")
+def video_seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Four seconds of two real photos, with a soundtrack, in each container the scan takes;
+    every seed decodes to frames (and the video stack is warm before the first timed one)."""
+    from bench.sample_videos import Slide, make_video
+
+    folder = tmp_path_factory.mktemp("video-seeds")
+    photos = copy_sample_photos(folder / "photos")
+    out = {}
+    for ext, codec in VIDEO_CODECS.items():
+        slides = [Slide(0, 2, photos[0]), Slide(2, 2, photos[1])]
+        path = make_video(folder / f"seed.{ext}", slides, width=64, height=48, fps=5, codec=codec)
+        out[ext] = path.read_bytes()
+        assert _check_video(path) == 2, ext
+    return out
+
+
+def _check_video(path: Path) -> int:
+    """Frames read, or -1 for a clean DecodeError; anything else fails the test."""
+    from xmodal_cli.media.video import read_frames
+    from xmodal_cli.models.acoustic import shared_features
+    from xmodal_cli.recordings import analyse_recording
+
+    try:
+        stream, frames = read_frames(str(path))
+        times = []
+        for frame in frames:
+            assert frame.pixels.shape == (224, 224, 3) and frame.pixels.dtype == np.uint8
+            times.append(frame.seconds)
+        assert times == sorted(times) and all(t >= 0 for t in times)
+    except DecodeError as exc:
+        assert str(exc)
+        return -1
+    if stream.has_audio:
+        try:
+            analyse_recording(str(path), features=shared_features(), transcribe=None)
+        except DecodeError as exc:
+            assert str(exc)
+    return len(times)
+
+
+@FUZZ
+@given(ext=st.sampled_from(sorted(VIDEO_CODECS)), **MUTATIONS)
+@example(ext="mp4", cut=0.5, flips=[], insert=b"")  # the index (moov) is at the end: gone
+@example(ext="mkv", cut=0.6, flips=[], insert=b"")  # Matroska plays up to the cut
+def test_mutated_videos_decode_or_fail_cleanly(
+    tmp_path, rss_baseline, video_seeds, ext, cut, flips, insert
+):
+    path = tmp_path / f"fuzz.{ext}"
+    path.write_bytes(_mutate(video_seeds[ext], cut, flips, insert))
+    _check_video(path)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_baseline
+    assert grown < MAX_RSS_GROWTH_KB
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096), ext=st.sampled_from([".mp4", ".mov", ".mkv", ".avi"]))
+def test_random_bytes_as_videos(tmp_path, video_seeds, data, ext):
+    path = tmp_path / f"random{ext}"
+    path.write_bytes(data)
+    _check_video(path)

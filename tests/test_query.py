@@ -277,7 +277,7 @@ def test_paths_are_shown_relative_or_with_a_tilde(tmp_path, monkeypatch, capsys)
 def test_long_paths_wrap_after_a_slash(monkeypatch, capsys) -> None:
     names = ["recordings", "audiobook", "sense_and_sensibility_01_austen_64kb-0870.wav"]
     out = _table(monkeypatch, capsys, "/" + "/".join(names), 110)  # the name fits
-    cells = [line.split("│")[3].strip() for line in out.splitlines()[2:]]
+    cells = [line.split("│")[4].strip() for line in out.splitlines()[2:]]
     assert "".join(cells) == "/" + "/".join(names)  # nothing lost
     assert all(c.endswith("/") for c in cells[:-1]) and cells[-1] == names[-1]  # whole names
 
@@ -329,7 +329,8 @@ def test_completion_is_offered_and_completes_types_sorts_and_profiles() -> None:
     from xmodal_cli.cli_common import complete_profiles, complete_sort, complete_types
 
     assert "--install-completion" in xmodal("--help").stdout
-    assert complete_types("i") == ["image"] and complete_types("") == ["audio", "image", "text"]
+    assert complete_types("i") == ["image"]
+    assert complete_types("") == ["audio", "image", "text", "video"]
     assert complete_sort("s") == ["size"]
     assert "lite" in complete_profiles("") and complete_profiles("li") == ["lite"]
     done = runner.invoke(

@@ -43,7 +43,10 @@ def _paths(records: list[FileRecord], root: Path) -> list[str]:
         ("song.mp3", "audio"),
         ("Memo.M4A", "audio"),
         ("take.flac", "audio"),
-        ("video.mp4", None),
+        ("video.mp4", "video"),
+        ("Clip.MOV", "video"),
+        ("film.mkv", "video"),
+        ("video.flv", None),
         ("archive.tar.gz", None),
         ("README", None),
         ("dir.jpg/file", None),
@@ -195,7 +198,7 @@ def test_single_file_as_root(tmp_path: Path) -> None:
         path=str(photo), modality="image", size=7, mtime_ns=os.stat(photo).st_mtime_ns
     )
     # A root file of an unknown type yields nothing rather than failing.
-    assert list(scan_tree([_touch(tmp_path / "film.mkv")])) == []
+    assert list(scan_tree([_touch(tmp_path / "film.flv")])) == []
 
 
 def test_relative_root_gives_absolute_paths(

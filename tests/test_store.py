@@ -659,7 +659,7 @@ def test_an_index_of_schema_1_is_migrated_by_a_writer_only(tmp_path: Path) -> No
     ]
     writer = Catalog.open(tmp_path, writable=True)
     try:
-        assert writer.user_version() == SCHEMA_VERSION == 6
+        assert writer.user_version() == SCHEMA_VERSION == 7
         assert sql(tmp_path, "SELECT name FROM sqlite_master WHERE name = 'files_modality'")
         for covering in ("items_file_space", "files_path_type"):  # schema 6
             assert sql(tmp_path, "SELECT name FROM sqlite_master WHERE name = ?", covering)
@@ -727,7 +727,7 @@ def test_a_float16_index_of_schema_3_is_migrated_to_int8_and_searches_the_same(
     assert sql(tmp_path, "SELECT DISTINCT length(vector) FROM items") == [(2 * dim,)]
 
     writer = Catalog.open(tmp_path, writable=True)
-    assert writer.user_version() == SCHEMA_VERSION == 6 and writer.generation == 1
+    assert writer.user_version() == SCHEMA_VERSION == 7 and writer.generation == 1
     writer.close()
     assert sql(tmp_path, "SELECT DISTINCT length(vector) FROM items") == [(4 + dim,)]
     assert sql(tmp_path, "PRAGMA page_count")[0][0] < pages_before  # vacuumed once

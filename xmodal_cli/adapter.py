@@ -3,10 +3,15 @@
 There is one map per (space, type): an image query and a note query meet their files in
 the same text space, but captions teach only how people describe *photos* — a map learnt
 on them must not bend searches for notes, whose vectors the text encoder made itself. Each
-map is residual, q ↦ unit(q + B·A·q) with a low rank (training starts it at the identity),
-and touches only the query, so the stored vectors, the FAISS files (and the recall an
-approximate index was tuned to), and the calibration stay valid: calibration measures any
-unit query against the stored vectors (store/calibration.py).
+map is residual, q ↦ unit(q + g(q)·B·A·q) with a low rank (training starts it at the
+identity), and touches only the query, so the stored vectors, the FAISS files (and the
+recall an approximate index was tuned to), and the calibration stay valid: calibration
+measures any unit query against the stored vectors (store/calibration.py).
+
+The gate g(q) ∈ [0, 1] keeps the map to the user's vocabulary: it grows from 0 to 1 as the
+query's best cosine to the captions it was trained on (`keys`) rises from `gate` to
+`gate + GATE_WIDTH`, so a search unlike every caption is not bent at all (tuning.py picks
+`gate` so that generic searches keep their first result). Version 1 maps had no gate.
 
 The file `adapter.npz` in the index folder is derived data like the FAISS files: written
 by a writer under the index lock, to a temp file then `os.replace`d (store/atomic.py);
@@ -28,7 +33,9 @@ import numpy as np
 from xmodal_cli.store.atomic import write_atomically
 
 FILE_NAME = "adapter.npz"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)  # version 1: maps without a gate
+GATE_WIDTH = 0.1  # cosine from no change to the full map (chosen on a tuning split)
 
 
 class AdapterError(ValueError):
@@ -37,17 +44,34 @@ class AdapterError(ValueError):
 
 @dataclass
 class QueryMap:
-    """q ↦ unit(q + up · (down · q)), with the figures that justified keeping it."""
+    """q ↦ unit(q + g(q) · up · (down · q)), with the figures that justified keeping it."""
 
     down: np.ndarray  # (rank, dim)
     up: np.ndarray  # (dim, rank)
     model_id: str  # of the space's encoder when it was trained
     figures: dict[str, Any] = field(default_factory=dict)
+    keys: np.ndarray | None = None  # (n, dim) unit vectors of the training captions; None: no gate
+    gate: float = 0.0  # best cosine to a key below which the map does nothing
+
+    def weight(self, queries: np.ndarray) -> np.ndarray:
+        """g(q) for each row of `queries`: how much of the map applies."""
+        if self.keys is None or not len(self.keys):
+            return np.ones(len(queries), dtype=np.float32)
+        best = (queries @ self.keys.T).max(axis=1)
+        weight: np.ndarray = np.clip((best - self.gate) / GATE_WIDTH, 0.0, 1.0)
+        return weight.astype(np.float32)
+
+    def apply_all(self, queries: np.ndarray) -> np.ndarray:
+        """Each row mapped, unit length."""
+        x = np.asarray(queries, dtype=np.float32)
+        out = x + self.weight(x)[:, None] * ((x @ self.down.T) @ self.up.T)
+        norm = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        unit: np.ndarray = (out / norm).astype(np.float32)
+        return unit
 
     def apply(self, query: np.ndarray) -> np.ndarray:
-        out = query + self.up @ (self.down @ query)
-        unit: np.ndarray = (out / max(float(np.linalg.norm(out)), 1e-12)).astype(np.float32)
-        return unit
+        mapped: np.ndarray = self.apply_all(query[None, :])[0]
+        return mapped
 
 
 @dataclass
@@ -76,6 +100,8 @@ class Adapter:
                     "space": space,
                     "type": modality,
                     "rank": int(m.down.shape[0]),
+                    "captions": 0 if m.keys is None else len(m.keys),
+                    "gate": m.gate,
                     "in_use": model_ids.get(space) == m.model_id,
                     **m.figures,
                 }
@@ -96,7 +122,7 @@ def load(directory: Path) -> Adapter | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            if meta.get("version") != VERSION:
+            if meta.get("version") not in READABLE:
                 raise AdapterError(f"{FILE_NAME} has version {meta.get('version')}, not {VERSION}")
             maps = {}
             for entry in meta["maps"]:
@@ -104,13 +130,19 @@ def load(directory: Path) -> Adapter | None:
                 down, up = data[f"{key}|down"], data[f"{key}|up"]
                 if down.ndim != 2 or up.shape != (down.shape[1], down.shape[0]):
                     raise AdapterError(f"{FILE_NAME}: {key} has inconsistent shapes")
-                if not (np.isfinite(down).all() and np.isfinite(up).all()):
+                keys = data.get(f"{key}|keys")  # version 1: none
+                if keys is not None and (keys.ndim != 2 or keys.shape[1] != down.shape[1]):
+                    raise AdapterError(f"{FILE_NAME}: {key} has inconsistent shapes")
+                arrays = (down, up) if keys is None else (down, up, keys)
+                if not all(np.isfinite(a).all() for a in arrays):
                     raise AdapterError(f"{FILE_NAME}: {key} holds non-finite numbers")
                 maps[(entry["space"], entry["type"])] = QueryMap(
                     down.astype(np.float32),
                     up.astype(np.float32),
                     str(entry["model_id"]),
                     dict(entry.get("figures", {})),
+                    keys.astype(np.float32) if keys is not None else None,
+                    float(entry.get("gate", 0.0)),
                 )
     except AdapterError:
         raise
@@ -136,7 +168,7 @@ def save(adapter: Adapter, directory: Path) -> None:
         "version": VERSION,
         "created": created,
         "maps": [
-            {"space": s, "type": t, "model_id": m.model_id, "figures": m.figures}
+            {"space": s, "type": t, "model_id": m.model_id, "figures": m.figures, "gate": m.gate}
             for (s, t), m in sorted(adapter.maps.items())
         ],
     }
@@ -144,6 +176,8 @@ def save(adapter: Adapter, directory: Path) -> None:
     for (space, modality), m in adapter.maps.items():
         arrays[f"{space}|{modality}|down"] = m.down.astype(np.float32)
         arrays[f"{space}|{modality}|up"] = m.up.astype(np.float32)
+        if m.keys is not None:  # float16: cosines move by < 1e-3, half the bytes
+            arrays[f"{space}|{modality}|keys"] = m.keys.astype(np.float16)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:

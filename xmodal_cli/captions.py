@@ -101,15 +101,15 @@ def caption_pairs(files: Iterable[tuple[str, str]], *, names: bool = False) -> l
 
 
 def captions_of(path: str, modality: str, *, names: bool = False) -> list[Caption]:
-    """Every distinct caption of one image or recording (none for other types)."""
+    """Every distinct caption of one image, recording or video (none for other types)."""
     found: list[Caption] = []
-    if modality in ("image", "audio"):
+    if modality in ("image", "audio", "video"):
         found += [Caption(path, t, "sidecar") for t in sidecar_text(path)]
         found += [Caption(path, t, "xmp") for t in xmp_captions(path)]
         found += [Caption(path, t, "takeout") for t in takeout_description(path)]
     if modality == "image":
         found += [Caption(path, t, "exif") for t in exif_captions(path)]
-    if modality == "audio":
+    if modality in ("audio", "video"):  # MP4 and Matroska carry titles and comments too
         tags = read_tags(path)
         found += [
             Caption(path, tags[k], "tags")
@@ -170,6 +170,8 @@ def exif_captions(path: str) -> list[str]:
     """EXIF ImageDescription and UserComment (its 8-byte character-code prefix decoded)."""
     from PIL import Image
 
+    if path.lower().endswith(".png") and not _has_png_exif(path):
+        return []  # Pillow would decode the whole image to look for it (10 ms a photo)
     try:
         with Image.open(path) as im:
             exif = im.getexif()
@@ -193,6 +195,14 @@ def name_captions(path: str) -> list[str]:
     """The file's name and its folder's, as words (`--from-names`)."""
     folder = os.path.basename(os.path.dirname(path))
     return [title_words(path), " ".join(re.split(r"[\W_]+", folder)).strip()]
+
+
+def _has_png_exif(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"eXIf" in handle.read()
+    except OSError:
+        return False
 
 
 def _user_comment(raw: bytes) -> str:

@@ -96,6 +96,40 @@ def index(
             "before), a burst of changes at a time, until Ctrl-C.",
         ),
     ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Decode and encode on a Ray cluster: auto (the one `ray start` runs here), "
+            "HOST:PORT or ray://HOST:10001. This process plans and stays the only writer.",
+            show_default=False,
+        ),
+    ] = None,
+    ship_bytes: Annotated[
+        bool,
+        typer.Option(
+            "--ship-bytes", help="With --ray: send file contents to workers that cannot see PATHS."
+        ),
+    ] = False,
+    ray_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--ray-workers",
+            min=1,
+            help="With --ray: workers to start (default: one per GPU, else one per 2 CPUs).",
+            show_default=False,
+        ),
+    ] = None,
+    ocr: Annotated[
+        bool | None,
+        typer.Option(
+            "--ocr/--no-ocr",
+            help="Read the words in photos and screenshots (default: as the index records, "
+            "on for a new one). A change re-encodes the index in place.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonReport = False,
     quiet: Quiet = False,
     index_dir: IndexDir = None,
@@ -107,7 +141,8 @@ def index(
     An index built by older models (or by another profile, with --model) is first
     re-encoded in place, resumably; searches use the old vectors until the switch.
     Speech in recordings is transcribed (Whisper tiny.en, offline); other sounds are
-    described by their tags, names and measured traits.
+    described by their tags, names and measured traits. Photos are also described by the
+    faces in them (how many, how close; never who) and the words written in them (OCR).
 
     Examples:
 
@@ -120,16 +155,24 @@ def index(
       xmodal index --rebuild
 
       xmodal index --watch ~/Pictures ~/Notes
+
+      xmodal index /mnt/archive --ray auto --ship-bytes
     """
 
     with reported_errors():
         from xmodal_cli.collection import open_collection
+        from xmodal_cli.distributed import cluster
         from xmodal_cli.indexer import IndexOptions
         from xmodal_cli.planner import check_roots
 
         if not paths and not rebuild and not watch:
             raise UsageError("give at least one folder or file to index", "xmodal index ~/Pictures")
+        if watch and ray_address:
+            raise UsageError("--ray does not combine with --watch", "index with --ray, then watch")
         check_roots(paths or ())  # a typo'd path must not leave a new, empty index behind
+        remote = cluster(  # before the index is created: a bad --ray must leave nothing behind
+            ray_address, ship_bytes=ship_bytes, workers=ray_workers, batch_size=batch_size
+        )
         with open_collection(
             config.index_dir(index_dir),
             write=True,
@@ -137,6 +180,7 @@ def index(
             model=model,
             device=config.check_device(device),
             model_path=config.model_path(model_path),
+            read_text=ocr,
         ) as collection:
             if collection.defaulted and not quiet:
                 render.default_model_note(collection.profile_name or "lite")
@@ -156,7 +200,7 @@ def index(
             paths = watched_roots(collection, paths) if watch else paths
             if paths:
                 reporter = render.ProgressReporter(quiet=quiet)
-                summary = collection.index(paths, options=options, reporter=reporter)
+                summary = collection.index(paths, options=options, reporter=reporter, remote=remote)
                 render.index_summary(summary, as_json=as_json, quiet=quiet)
         if watch:  # after the with: each batch takes the writer lock for itself
             keep_watching(collection, paths or [], options, quiet=quiet, as_json=as_json)

@@ -19,7 +19,7 @@ from xmodal_cli.errors import UsageError, XmodalError
 # heavy imports, since the shell runs xmodal on every Tab.
 def complete_types(incomplete: str) -> list[str]:
     """Values of --type that start with what was typed."""
-    return [t for t in ("audio", "image", "text") if t.startswith(incomplete)]
+    return [t for t in ("audio", "image", "text", "video") if t.startswith(incomplete)]
 
 
 def complete_sort(incomplete: str) -> list[str]:
@@ -51,7 +51,7 @@ Types = Annotated[
     typer.Option(
         "--type",
         "-t",
-        help="Only this type: audio, image or text (repeatable).",
+        help="Only this type: audio, image, text or video (repeatable).",
         show_default=False,
         autocompletion=complete_types,
     ),

@@ -61,12 +61,16 @@ MaxSize = Annotated[
 Longer = Annotated[
     str | None,
     typer.Option(
-        "--longer", help="Only recordings at least this long: 90s, 10m, 1h30m.", show_default=False
+        "--longer",
+        help="Only recordings and videos at least this long: 90s, 10m, 1h30m.",
+        show_default=False,
     ),
 ]
 Shorter = Annotated[
     str | None,
-    typer.Option("--shorter", help="Only recordings at most this long.", show_default=False),
+    typer.Option(
+        "--shorter", help="Only recordings and videos at most this long.", show_default=False
+    ),
 ]
 Camera = Annotated[
     str | None,

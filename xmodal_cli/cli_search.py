@@ -41,6 +41,17 @@ from xmodal_cli.cli_filters import (
 )
 from xmodal_cli.errors import UsageError, XmodalError
 
+MinRelevance = Annotated[
+    float | None,
+    typer.Option(
+        "--min-relevance",
+        min=0.0,
+        max=1.0,
+        help="Drop hits less likely relevant than this (0-1, the table's rel column). "
+        "Without it, files of other types than the best hit's show only from 0.5.",
+        show_default=False,
+    ),
+]
 Sort = Annotated[
     str,
     typer.Option(
@@ -86,6 +97,7 @@ def search_command(
     limit: Limit = 10,
     types: Types = None,
     min_score: MinScore = None,
+    min_relevance: MinRelevance = None,
     under: Under = None,
     after: After = None,
     before: Before = None,
@@ -107,7 +119,9 @@ def search_command(
 ) -> None:
     """Find files by meaning: photos, recordings and passages that match a text query.
 
-    Without --type, the types are ranked together on calibrated scores.
+    Without --type, the types are ranked together by relevance (0-1, the rel column;
+    score is the raw cosine). Exact words count too: a file holding every word of a plain
+    query (an invoice number, a surname, a file name) ranks higher, marked ≡.
 
     Compound queries: quoted terms joined by a free-standing + or - ("beach" + "sunset"
     - "people"), with an optional weight before a colon inside the quotes ("2:snow" +
@@ -153,7 +167,7 @@ def search_command(
         facets = facets_of(
             after, before, near, radius, exts, min_size, max_size, longer, shorter, camera
         )
-        filters = make_filters(types or (), under or (), min_score, facets)
+        filters = make_filters(types or (), under or (), min_score, facets, min_relevance)
         from xmodal_cli.ordering import check_sort, sort_results
         from xmodal_cli.query import parse_batch, parse_query
 
@@ -202,6 +216,7 @@ def similar_command(
     limit: Limit = 10,
     types: Types = None,
     min_score: MinScore = None,
+    min_relevance: MinRelevance = None,
     under: Under = None,
     after: After = None,
     before: Before = None,
@@ -248,7 +263,7 @@ def similar_command(
         facets = facets_of(
             after, before, near, radius, exts, min_size, max_size, longer, shorter, camera
         )
-        filters = make_filters(types or (), under or (), min_score, facets)
+        filters = make_filters(types or (), under or (), min_score, facets, min_relevance)
         with open_collection(
             config.index_dir(index_dir), model_path=config.model_path(model_path)
         ) as collection:

@@ -36,8 +36,21 @@ def tune_command(
     ] = False,
     held_out: Annotated[
         float,
-        typer.Option("--held-out", min=0.05, max=0.5, help="Share of files held out to judge it."),
+        typer.Option(
+            "--held-out",
+            min=0.05,
+            max=0.5,
+            help="Share of captions (or files) held out to judge it.",
+        ),
     ] = 0.2,
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split",
+            help="Hold out whole captions (new words for described photos) or whole files "
+            "(photos never shown to it: stricter): caption or file.",
+        ),
+    ] = "caption",
     epochs: Annotated[
         int, typer.Option("--epochs", min=1, help="Most passes over the pairs.")
     ] = 80,
@@ -52,10 +65,12 @@ def tune_command(
     Pairs come from PAIRS, or else from captions beside your indexed photos and recordings:
     photo.txt / photo.jpg.txt / .caption sidecars, XMP dc:description and dc:subject
     (sidecar or embedded), Google Takeout .json descriptions, EXIF ImageDescription and
-    UserComment, audio tags; --from-names adds folder and file names. A share of the files
-    is held out: the adapter is saved only when it beats no adapter on their Recall@1
-    (exit 1 with the figures otherwise). Stored vectors are not touched; `xmodal eval
-    --no-tune` measures without the adapter, and --reset removes it.
+    UserComment, audio tags; --from-names adds folder and file names. A share of the
+    captions (with --split file: of the files) is held out: the adapter is saved only when
+    it beats no adapter on their Recall@1 (exit 1 with the figures otherwise). It applies
+    only to searches near your captions: generic searches keep their first result. Stored
+    vectors are not touched; `xmodal eval --no-tune` measures without the adapter, and
+    --reset removes it.
 
     Examples:
 
@@ -64,6 +79,8 @@ def tune_command(
       xmodal tune captions.jsonl --json
 
       xmodal tune --from-names --held-out 0.3
+
+      xmodal tune captions.jsonl --split file
 
       xmodal tune --reset
     """
@@ -80,6 +97,8 @@ def tune_command(
                     "removed the adapter" if removed else "there was no adapter to remove"
                 )
             return
+        if split not in ("caption", "file"):
+            raise UsageError(f"--split {split!r} is not a split", "use --split caption or file")
         from xmodal_cli.evaluation import read_pairs
         from xmodal_cli.tuning import TuneOptions
 
@@ -97,7 +116,7 @@ def tune_command(
             try:
                 report = collection.tune(
                     found,
-                    options=TuneOptions(held_out=held_out, epochs=epochs, seed=seed),
+                    options=TuneOptions(held_out=held_out, split=split, epochs=epochs, seed=seed),
                     progress=progress,
                 )
             finally:

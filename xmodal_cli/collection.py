@@ -31,6 +31,7 @@ from xmodal_cli.filtering import Facets
 from xmodal_cli.indexer import (
     IndexOptions,
     IndexSummary,
+    RemoteEncoder,
     Reporter,
     SilentReporter,
     index_paths,
@@ -77,9 +78,11 @@ class Collection:
         *,
         options: IndexOptions | None = None,
         reporter: Reporter | None = None,
+        remote: RemoteEncoder | None = None,
     ) -> IndexSummary:
-        """Encode what is new or changed under `paths`, prune what is gone; first finish an
-        in-place upgrade to this collection's models if one is pending."""
+        """Encode what is new or changed under `paths` (on `remote` workers if given: see
+        distributed.py), prune what is gone; first finish an in-place upgrade to this
+        collection's models if one is pending (that one here)."""
         options, reporter = options or IndexOptions(), reporter or SilentReporter()
         summary, paths = IndexSummary(), list(paths)
         if self.catalog.upgrade_target() is not None:
@@ -94,6 +97,7 @@ class Collection:
             options=options,
             reporter=reporter,
             summary=summary,
+            remote=remote,
         )
         self._sweep_thumbnails()
         return done
@@ -286,7 +290,7 @@ class Collection:
         self.close()
 
 
-def open_collection(
+def open_collection(  # noqa: PLR0913 (how to open it, all keyword-only)
     directory: str | os.PathLike[str],
     *,
     write: bool = False,
@@ -296,6 +300,7 @@ def open_collection(
     device: str = "cpu",
     model_path: Path | None = None,
     models: bool = True,
+    read_text: bool | None = None,
 ) -> Collection:
     """Open the index in `directory` with the models that built it.
 
@@ -306,6 +311,8 @@ def open_collection(
     (`defaulted` says so). With `models=False` (status, check, remove: nothing is encoded)
     the spaces recorded in the index are used and no model file needs to be here. A reader
     never records anything: an index without a profile yet is searched with `lite`.
+    `read_text` True/False turns lite's words-in-images on/off (a change re-encodes in
+    place); None keeps what the index records.
     """
     path = Path(directory).expanduser().absolute()
     write = write or create
@@ -331,6 +338,7 @@ def open_collection(
                 device=device,
                 model_path=model_path,
                 models=models,
+                read_text=read_text,
             )
         else:
             spaces, defaulted = _record(catalog, profile, write=write), False
@@ -385,6 +393,7 @@ def _choose_profile(
     device: str,
     model_path: Path | None,
     models: bool,
+    read_text: bool | None = None,
 ) -> tuple[Profile | None, dict[str, int], bool]:
     """(profile, spaces served now, chosen by default). A writer without `model` continues
     a pending switch of profile; see `_record` for what happens when the models differ."""
@@ -405,7 +414,9 @@ def _choose_profile(
     # on a machine whose default differs; naming the profile asks for this machine's default.
     basis = pending or recorded
     ids = dict(basis["models"]) if basis and model is None else None
-    profile = load_profile(name, device=device, model_path=model_path, model_ids=ids)
+    profile = load_profile(
+        name, device=device, model_path=model_path, model_ids=ids, read_text=read_text
+    )
     return profile, _record(catalog, profile, write=write), defaulted
 
 

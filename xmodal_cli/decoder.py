@@ -18,6 +18,7 @@ import numpy as np
 
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.media import DecodeError, read_failure
+from xmodal_cli.media.documents import LabelledChunk, document_chunks, is_document
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text, title_words
 from xmodal_cli.models import Profile
@@ -25,6 +26,7 @@ from xmodal_cli.planner import content_hash
 from xmodal_cli.recordings import Passage, analyse_for
 from xmodal_cli.scan import FileRecord
 from xmodal_cli.store.rows import NewItem
+from xmodal_cli.videos import analyse_video
 
 
 @dataclass
@@ -55,19 +57,37 @@ def decode_file(
         raise DecodeError("empty file")
     if record.modality == "image":
         image = decode_image(record.path)
-        return Decoded(record, digest, pixels=image.pixels, info=image.info)
+        # A profile that sees more than its classifier does (lite: people, words in the
+        # picture) adds text-space passages here, in the worker thread.
+        seen = getattr(profile, "image_passages", None)
+        passages = seen(record.path) if seen is not None else []
+        return Decoded(record, digest, pixels=image.pixels, passages=passages, info=image.info)
     if record.modality == "audio":
         recording = analyse_for(record.path, profile, cancelled=cancelled)
         windows = [NewItem(w.space, w.position, w.snippet, w.vector) for w in recording.windows]
         return Decoded(
             record, digest, passages=recording.passages, encoded=windows, info=recording.info
         )
-    chunks = chunk_text(read_text(record.path), profile.passage_words)
+    if record.modality == "video":
+        # Frames are encoded here, batch by batch, as they are read (videos.py).
+        video = analyse_video(record.path, profile, cancelled=cancelled)
+        return Decoded(
+            record, digest, passages=video.passages, encoded=video.items, info=video.info
+        )
+    if is_document(record.path):  # PDF, Word, OpenDocument, EPUB: passages say the page
+        chunks = document_chunks(record.path, profile.passage_words, cancelled=cancelled)
+    else:
+        text = read_text(record.path)
+        chunks = [LabelledChunk("", c.text) for c in chunk_text(text, profile.passage_words)]
     title = title_words(record.path)
     # The file name often says what a note is about ("tax_receipt_2023.txt"), so each
-    # passage is encoded with it; the snippet shown stays the passage itself.
+    # passage is encoded with it; the snippet shown is the passage and its page ("p. 3 · …").
     passages = [
-        Passage(number, f"{title}: {c.text}" if title else c.text, c.text)
+        Passage(
+            number,
+            f"{title}: {c.text}" if title else c.text,
+            f"{c.label} · {c.text}" if c.label else c.text,
+        )
         for number, c in enumerate(chunks)
     ]
     return Decoded(record, digest, passages=passages)

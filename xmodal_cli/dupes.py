@@ -28,10 +28,14 @@ from xmodal_cli.store.facets import clause
 from xmodal_cli.store.rows import FileRow
 from xmodal_cli.store.vectors import VectorStore
 
-MODALITIES = ("audio", "image", "text")
+MODALITIES = ("audio", "image", "text", "video")
 # Cosine in each type's like-with-like space at which two files count as the same content;
 # chosen on planted copies and different-but-similar real photos (bench/dupes_precision.py).
-THRESHOLDS = {"image": 0.85, "audio": 0.98, "text": 0.90}
+THRESHOLDS = {"image": 0.85, "audio": 0.98, "text": 0.90, "video": 0.85}
+# A video's vector is the mean of its chosen frames, held to the photos' threshold: a copy
+# re-encoded at a quarter of the pixels scored 0.875, the same film in VP9 0.98. Black,
+# blank and blurred frames are never chosen (media/video.py), so two clips that only share
+# a fade from black stay apart (0.39 for two of the test slideshows).
 NEIGHBOURS = 8  # a file's near copies are among its 8 nearest files
 EXACT_UP_TO = 5_000  # files of one type compared exactly (flat); above, IVF candidates
 PROJECTED_WIDTH = 64
@@ -111,6 +115,11 @@ def find_dupes(
 def _member(row: FileRow, info: dict[str, Any], modality: str) -> Member:
     if modality == "image":
         quality: tuple[float, ...] = (float(info.get("width", 0)) * float(info.get("height", 0)),)
+    elif modality == "video":  # a re-encoded copy is often smaller, or cut shorter
+        quality = (
+            float(info.get("width", 0)) * float(info.get("height", 0)),
+            round(float(info.get("duration", 0.0)), 1),
+        )
     elif modality == "audio":  # a trimmed or downsampled copy is shorter or coarser
         quality = (round(float(info.get("duration", 0.0)), 1), float(info.get("sample_rate", 0)))
     else:
@@ -258,4 +267,6 @@ def _group(kind: str, modality: str, members: list[Member]) -> Group:
 def _largest(member: Member, modality: str) -> str:
     if modality == "image":
         return f"largest ({member.quality[0] / 1e6:.2f} MP)"
+    if modality == "video":
+        return f"largest ({member.quality[0] / 1e6:.2f} MP, {member.quality[1]:g} s)"
     return f"longest ({member.quality[0]:g} s, {member.quality[1]:g} Hz)"

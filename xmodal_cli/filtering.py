@@ -31,7 +31,7 @@ class Facets:
     exts: tuple[str, ...] = ()  # lower case, no dot
     min_size: int | None = None  # bytes
     max_size: int | None = None
-    longer: float | None = None  # seconds, recordings only
+    longer: float | None = None  # seconds, recordings and videos only
     shorter: float | None = None
     near: tuple[float, float, float] | None = None  # latitude, longitude, radius in km
     camera: str | None = None  # a case-insensitive part of "Make Model"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +20,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from xmodal_cli.decoder import Decoded, DecoderBug, decoded_stream
+from xmodal_cli.lexical import words_of
 from xmodal_cli.media import DecodeError
 from xmodal_cli.models import Profile
 from xmodal_cli.planner import Plan, ScanOptions, check_roots, plan_run
-from xmodal_cli.scan import is_under
+from xmodal_cli.scan import FileRecord, is_under
 from xmodal_cli.store.rows import FileRow, NewItem
 from xmodal_cli.store.vectors import VectorStore
 
@@ -82,6 +83,7 @@ class IndexSummary:
     seconds: float = 0.0
     interrupted: bool = False
     skip_reasons: Counter[str] = field(default_factory=Counter)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # per remote worker (--ray)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,11 +97,33 @@ class IndexSummary:
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
             "skip_reasons": dict(self.skip_reasons),
+            **({"workers": self.workers} if self.workers else {}),
         }
 
     def note_skip(self, reason: str) -> None:
         self.skipped += 1
         self.skip_reasons[reason_kind(reason)] += 1
+
+
+@dataclass
+class Encoded(Decoded):
+    """A file decoded and encoded elsewhere (distributed.py): `encoded` holds all of its
+    items, `passages` stay for what is committed beside them (words), pixels are dropped."""
+
+
+# What a remote encoder hands back per batch: each file, Encoded, or the DecodeError that
+# skips it.
+Outcomes = list[tuple[FileRecord, "Decoded | DecodeError"]]
+
+
+class RemoteEncoder(Protocol):
+    """Decodes and encodes files elsewhere (distributed.py); this process plans and stays
+    the only writer, committing each batch as it comes back."""
+
+    def encoded(
+        self, records: list[FileRecord], profile: Profile, options: IndexOptions
+    ) -> Generator[Outcomes, None, None]: ...
+    def workers(self) -> list[dict[str, Any]]: ...
 
 
 def index_paths(
@@ -110,9 +134,10 @@ def index_paths(
     options: IndexOptions | None = None,
     reporter: Reporter | None = None,
     summary: IndexSummary | None = None,
+    remote: RemoteEncoder | None = None,
 ) -> IndexSummary:
-    """Bring the index in line with `roots`: encode what is new or changed, prune the rest
-    (adding to `summary` if given)."""
+    """Bring the index in line with `roots`: encode what is new or changed (here, or by
+    `remote`), prune the rest (adding to `summary` if given)."""
     options = options or IndexOptions()
     reporter = reporter or SilentReporter()
     started = time.perf_counter()
@@ -134,7 +159,10 @@ def index_paths(
                 summary.moved = plan.renamed
                 summary.removed = len(plan.deletions)
             reporter.start(len(plan.to_encode))
-            _encode_and_store(plan, vectors, profile, options, reporter, summary)
+            if remote is None:
+                _encode_and_store(plan, vectors, profile, options, reporter, summary)
+            else:
+                _store_remote(plan, vectors, profile, options, reporter, summary, remote)
     except KeyboardInterrupt:
         summary.interrupted = True
         raise
@@ -158,7 +186,7 @@ class Batch:
         self.files.append(decoded)
         self.images += decoded.pixels is not None
         self.passages += len(decoded.passages)
-        self.recordings += decoded.record.modality == "audio"
+        self.recordings += decoded.record.modality in ("audio", "video")
 
     def full(self, batch_size: int) -> bool:
         return (
@@ -185,13 +213,7 @@ def _encode_and_store(
     ) as stream:
         for record, outcome in stream:
             if isinstance(outcome, DecodeError):
-                summary.note_skip(str(outcome))
-                reporter.skip(record.path, str(outcome))
-                reporter.advance()
-                # The old vectors describe content that is gone; after a bug in our own code
-                # the content may be fine, so they stay until a run reads the file.
-                if record.path in plan.stale and not isinstance(outcome, DecoderBug):
-                    batch.gone.append(plan.stale[record.path])
+                _skip(record, outcome, plan, batch, summary, reporter)
                 continue
             batch.add(outcome)
             if batch.full(options.batch_size):
@@ -203,16 +225,64 @@ def _encode_and_store(
         reporter.advance(len(batch.files))
 
 
+def _store_remote(
+    plan: Plan,
+    vectors: VectorStore,
+    profile: Profile,
+    options: IndexOptions,
+    reporter: Reporter,
+    summary: IndexSummary,
+    remote: RemoteEncoder,
+) -> None:
+    """Commit the batches `remote` encoded, in the order they come back; a batch lost with
+    its worker is never committed here, and comes back once from its retry."""
+    try:
+        with closing(remote.encoded(plan.to_encode, profile, options)) as batches:
+            for outcomes in batches:
+                batch = Batch()
+                for record, outcome in outcomes:
+                    if isinstance(outcome, DecodeError):
+                        _skip(record, outcome, plan, batch, summary, reporter)
+                    else:
+                        batch.add(outcome)
+                if batch.files or batch.gone:
+                    _store_batch(batch, plan, vectors, profile, summary)
+                reporter.advance(len(batch.files))
+    finally:
+        summary.workers = remote.workers()
+
+
+def _skip(
+    record: FileRecord,
+    error: DecodeError,
+    plan: Plan,
+    batch: Batch,
+    summary: IndexSummary,
+    reporter: Reporter,
+) -> None:
+    summary.note_skip(str(error))
+    reporter.skip(record.path, str(error))
+    reporter.advance()
+    # The old vectors describe content that is gone; after a bug in our own code the
+    # content may be fine, so they stay until a run reads the file.
+    if record.path in plan.stale and not isinstance(error, DecoderBug):
+        batch.gone.append(plan.stale[record.path])
+
+
 def encode_items(files: list[Decoded], profile: Profile) -> list[list[NewItem]]:
     """Every item of each decoded file, encoded (its images fit one model batch: see
-    `Batch.full`)."""
-    pixels = [d.pixels for d in files if d.pixels is not None]
+    `Batch.full`); a file `Encoded` elsewhere keeps the items it came with."""
+    fresh = [d for d in files if not isinstance(d, Encoded)]
+    pixels = [d.pixels for d in fresh if d.pixels is not None]
     images = profile.encode_images(np.stack(pixels)) if pixels else None
-    texts = [p.text for d in files for p in d.passages]
+    texts = [p.text for d in fresh for p in d.passages]
     text_vectors = iter(profile.encode_texts(texts) if texts else ())
     image_rows = iter(range(len(pixels)))
     encoded = []
     for decoded in files:
+        if isinstance(decoded, Encoded):
+            encoded.append(list(decoded.encoded))
+            continue
         items: list[NewItem] = []
         if decoded.pixels is not None:
             assert images is not None
@@ -246,6 +316,7 @@ def _store_batch(
                 decoded.info,
             )
             tx.add_items(file_id, items)
+            tx.add_words(file_id, words_of(decoded))  # lexical search, in the same commit
     summary.indexed += len(batch.files)
     summary.removed += len(batch.gone)
     summary.items += tx.items_added

@@ -39,8 +39,9 @@ def sort_results(rows: list[Result], by: str) -> list[Result]:
 
 
 def _date(row: Result) -> float:
-    """When a photo was taken (EXIF, a local time), else when the file was last changed."""
-    taken = row.info.get("taken")
+    """When a photo was taken (EXIF, a local time) or a recording or video made (its tags),
+    else when the file was last changed."""
+    taken = row.info.get("taken") or row.info.get("recorded")
     if isinstance(taken, str):
         try:
             return dt.datetime.fromisoformat(taken.strip()).timestamp()

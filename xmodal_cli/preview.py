@@ -1,4 +1,5 @@
-"""`--preview`: a thumbnail beside each photo, a loudness sparkline beside each recording.
+"""`--preview`: a thumbnail beside each photo (and video, its frame at the moment found), a
+loudness sparkline beside each recording.
 
 Thumbnails are drawn by `textual-image` through rich with Kitty's graphics protocol or
 Sixel where the terminal answers that it can (Kitty, WezTerm, iTerm2, foot, mlterm…), and
@@ -52,7 +53,7 @@ def results_with_previews(rows: list[Result], console: Console, *, renderer: Any
 
 def _row(row: Result, renderer: Any) -> Table:
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(width=THUMB_CELLS if row.type == "image" else SPARK_CELLS + 2)
+    grid.add_column(width=THUMB_CELLS if row.type in ("image", "video") else SPARK_CELLS + 2)
     grid.add_column(overflow="fold")  # a path is what people act on: never cut
     heading = Text.assemble(
         (f"{row.rank:>2} ", "dim"), f"{row.score:.3f} ", (row.type, "dim"), " ", (row.path, "cyan")
@@ -96,6 +97,8 @@ class HalfBlocks:
 def _preview(row: Result, renderer: Any) -> RenderableType:
     if row.type == "image":
         return thumbnail(row.path, renderer) or Text("(unreadable)", style="dim")
+    if row.type == "video":  # the frame at the moment found
+        return video_frame(row.path, max(row.position, 0), renderer) or Text("(unreadable)")
     if row.type == "audio":
         return Text(sparkline(row.path) + "\n" + _length(row.info.get("duration")), style="green")
     return Text("")
@@ -116,6 +119,18 @@ def thumbnail(path: str, renderer: Any) -> RenderableType | None:
     except Exception:  # any unreadable image: no picture, the row is still shown
         return None
     # A text cell is about twice as tall as it is wide: rows for the photo's aspect ratio.
+    rows = max(1, round(THUMB_CELLS * small.height / small.width / 2))
+    drawn: RenderableType = renderer(small, width=THUMB_CELLS, height=rows)
+    return drawn
+
+
+def video_frame(path: str, seconds: float, renderer: Any) -> RenderableType | None:
+    """The picture at `seconds` of a video (from its keyframe before), like `thumbnail`."""
+    from xmodal_cli.media.video import frame_at
+
+    small = frame_at(path, seconds, THUMB_PIXELS)
+    if small is None:
+        return None
     rows = max(1, round(THUMB_CELLS * small.height / small.width / 2))
     drawn: RenderableType = renderer(small, width=THUMB_CELLS, height=rows)
     return drawn

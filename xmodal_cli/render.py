@@ -84,12 +84,16 @@ def _results_table(rows: list[Result]) -> None:
     table = Table(show_edge=False, header_style="bold")
     rank_width = len(str(rows[-1].rank))
     table.add_column("#", justify="right", style="dim", width=rank_width)
+    # Ranked by relevance (0-1, comparable across types); score is the raw cosine.
+    table.add_column("rel", justify="right", width=5)
     table.add_column("score", justify="right", width=5)
     table.add_column("type", width=5)
+    if any(row.words for row in rows):
+        table.caption = "≡ every word asked is in the file: its text, caption or name"
     # Widths are set here, not left to rich: when a table is tight, rich 15 wraps the last
     # column wider than it draws it and crops words. Paths are what people act on, so they
     # get room first; the snippet takes the rest (at least 20 columns).
-    fixed = rank_width + 5 + 5 + 2 * 5 + 4  # three columns, their padding, the separators
+    fixed = rank_width + 5 + 5 + 5 + 2 * 6 + 5  # four columns, their padding, separators
     path_width = min(max(len(p) for p in shown), max(20, console.width - fixed - 30))
     snippet_width = min(80, max(20, console.width - fixed - path_width))
     table.add_column("path", overflow="fold", style="cyan", width=path_width)
@@ -98,7 +102,12 @@ def _results_table(rows: list[Result]) -> None:
         snippet = " ".join(row.snippet.split())
         snippet = snippet if len(snippet) <= 100 else snippet[:99] + "…"
         table.add_row(
-            str(row.rank), f"{row.score:.3f}", row.type, _wrap_path(path, path_width), snippet
+            str(row.rank),
+            f"{row.relevance:.2f}" + ("≡" if row.words else ""),
+            f"{row.score:.3f}",
+            row.type,
+            _wrap_path(path, path_width),
+            snippet,
         )
     console.print(table)
 

@@ -9,13 +9,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff",
+        ".heic", ".heif", ".hif", ".avif",  # phones (media/photo_formats.py)
+        # camera RAW, read through its embedded preview (media/photo_formats.py)
+        ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf",
+        ".rw2", ".raf", ".pef", ".srw", ".rwl", ".3fr", ".erf", ".kdc", ".mrw", ".x3f", ".iiq",
+    }
+)  # fmt: skip
 AUDIO_EXTENSIONS = frozenset(
     {
         ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".m4b", ".aac",
         ".aif", ".aiff", ".aifc", ".wma", ".caf", ".w64",
     }
 )  # fmt: skip
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".3gp"})
 TEXT_EXTENSIONS = frozenset(
     {
         ".txt", ".md", ".markdown", ".rst", ".org", ".tex", ".log",
@@ -26,6 +35,8 @@ TEXT_EXTENSIONS = frozenset(
         ".css", ".scss", ".swift", ".lua", ".r", ".pl",
     }
 )  # fmt: skip
+# Documents are text: read by media/documents.py, passages labelled with their page.
+DOCUMENT_EXTENSIONS = frozenset({".pdf", ".docx", ".odt", ".epub"})
 
 
 @dataclass(frozen=True)
@@ -39,13 +50,15 @@ class FileRecord:
 
 
 def modality_of(path: str) -> str | None:
-    """'image', 'audio', 'text' or None (not indexable) from the file extension."""
+    """'image', 'audio', 'video', 'text' or None (not indexable) from the file extension."""
     ext = os.path.splitext(path)[1].lower()
     if ext in IMAGE_EXTENSIONS:
         return "image"
     if ext in AUDIO_EXTENSIONS:
         return "audio"
-    if ext in TEXT_EXTENSIONS:
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    if ext in TEXT_EXTENSIONS or ext in DOCUMENT_EXTENSIONS:
         return "text"
     return None
 

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from xmodal_cli import relevance
 from xmodal_cli.errors import UsageError, XmodalError
 from xmodal_cli.filtering import Facets
+from xmodal_cli.lexical import FileMatch, best_item, matching_files, query_terms
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text
@@ -30,8 +32,9 @@ from xmodal_cli.scan import is_under, modality_of
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.facets import clause
 from xmodal_cli.store.vectors import VectorStore
+from xmodal_cli.videos import video_vectors
 
-MODALITIES = ("audio", "image", "text")
+MODALITIES = ("audio", "image", "text", "video")
 PUSH_DOWN_BELOW = 0.25  # a filter keeping less than this share of a space runs inside FAISS
 FACETS_SELECTED_AT_MOST = 20_000  # more items than this meeting --after, --near…: checked after
 # (space, type, encoded query) -> the query that searches that type there: `xmodal tune`'s
@@ -48,6 +51,7 @@ class Filters:
     min_score: float | None = None
     exclude_paths: frozenset[str] = frozenset()
     facets: Facets | None = None  # date, place, size, length, camera: checked in SQL
+    min_relevance: float | None = None  # checked on the fused list (relevance.py)
 
     def accepts(self, path: str, modality: str, score: float) -> bool:
         if (self.types and modality not in self.types) or path in self.exclude_paths:
@@ -69,20 +73,24 @@ class Result:
     space: str
     position: int
     info: dict[str, Any] = field(default_factory=dict)
-    calibrated: float = 0.0  # ranking key when lists from several modalities are merged
+    calibrated: float = 0.0  # z: this query's score against others of the file's type
+    relevance: float = 0.0  # the ranking key: 0-1, comparable across types (relevance.py)
+    words: bool = False  # every content word of the query is in the file (lexical.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
             "path": self.path,
             "score": round(self.score, 4),
+            "relevance": round(self.relevance, 4),
+            **({"words_matched": True} if self.words else {}),
             "type": self.type,
             "snippet": self.snippet,
             "space": self.space,
             "position": self.position,
             **(
-                {"start_seconds": self.position}
-                if self.type == "audio" and self.position >= 0
+                {"start_seconds": max(self.position, 0)}
+                if self.type == "video" or (self.type == "audio" and self.position >= 0)
                 else {}
             ),
             **({"info": self.info} if self.info else {}),
@@ -94,6 +102,7 @@ def make_filters(
     under: Iterable[Path] = (),
     min_score: float | None = None,
     facets: Facets | None = None,
+    min_relevance: float | None = None,
 ) -> Filters:
     """Validate user filters (unknown type is a usage error)."""
     chosen = frozenset(types)
@@ -107,6 +116,7 @@ def make_filters(
         under=tuple(os.path.abspath(p.expanduser()) for p in under),
         min_score=min_score,
         facets=facets or None,
+        min_relevance=min_relevance,
     )
 
 
@@ -133,14 +143,17 @@ def search_text(
     texts = dict.fromkeys(t.text for t in parsed.terms if t.text is not None)
     encoded = {text: profile.encode_query(text, spaces) for text in texts}  # once per term
     adapt = adapt or (lambda _space, _modality, vector: vector)
-    lists = []
+    lists, asked = [], {}
     for modality, space in pairs:
         words = {
             text: adapt(space, modality, by_space[space]) for text, by_space in encoded.items()
         }
-        vector = pair_vector(parsed, space, words, examples)
+        vector = asked[(modality, space)] = pair_vector(parsed, space, words, examples)
         lists.append(_search_space(vectors, space, vector, modality, filters, limit))
-    return _fuse(lists, limit)
+    found = {hit.path for hits in lists for hit in hits}
+    matches = matching_files(vectors.catalog, query_terms(parsed))
+    lists.append(_found_by_words(vectors, matches, found, asked, profile.text_space, filters))
+    return _fuse(lists, limit, {m.path: m.files for m in matches}, filters.min_relevance)
 
 
 def search_similar(
@@ -165,11 +178,12 @@ def search_similar(
     for target in targets:
         # Like with like in the profile's space for that type (appearance, sound); across
         # types, files meet where documents live.
-        space = profile.like_spaces.get(modality, "") if modality == target else ""
+        alike = modality == target or {modality, target} == {"image", "video"}  # frames
+        space = profile.like_spaces.get(modality, "") if alike else ""
         space = space if space in query else profile.text_space
         if space in query:
             lists.append(_search_space(vectors, space, query[space], target, filters, limit))
-    return _fuse(lists, limit)
+    return _fuse(lists, limit, {}, filters.min_relevance)
 
 
 def _example(path: Path) -> str:
@@ -209,6 +223,8 @@ def _query_vectors(
             pixels = decode_image(path, profile.image_size).pixels
             encoded = profile.encode_images(pixels[None])
             return {space: m[0] for space, m in encoded.vectors.items()}
+        if modality == "video":
+            return video_vectors(path, profile, transcribe=needs_text)
         if modality == "audio":
             recording = analyse_for(path, profile, transcribe=needs_text)
             out = {}
@@ -283,6 +299,7 @@ def _search_space(
                 position=row.position,
                 info=row.info,
                 calibrated=float(z),
+                relevance=relevance.dense(z, calibration.counts.get((space, modality), 0)),
             )
             if len(best) >= limit:
                 break
@@ -293,6 +310,52 @@ def _search_space(
         if len(best) >= limit or exhausted or below_floor:
             return list(best.values())
         k *= 4
+
+
+def _found_by_words(
+    vectors: VectorStore,
+    matches: list[FileMatch],
+    found: set[str],
+    asked: dict[tuple[str, str], np.ndarray],
+    text_space: str,
+    filters: Filters,
+) -> list[Result]:
+    """Files that match every word but that the dense search did not reach, scored as it
+    would have: the cosine of their best item, and its relevance (lexical.py)."""
+    calibration, catalog, out = vectors.calibration(), vectors.catalog, []
+    for match in matches:
+        spaces = [space for modality, space in asked if modality == match.modality]
+        if match.path in found or not spaces:
+            continue  # found already, or of a type not asked for
+        space = text_space if text_space in spaces else spaces[0]
+        query = asked[(match.modality, space)]
+        best = best_item(catalog, match.file_id, space, vectors.spaces[space], query)
+        if best is None or not filters.accepts(match.path, match.modality, best[2]):
+            continue
+        item_id, position, score = best
+        kept = _meeting(catalog, space, match.modality, filters.facets, [item_id])
+        if kept is not None and item_id not in kept:
+            continue
+        row = catalog.items_by_id([item_id])[item_id]
+        text = match.body if match.kind != "name" else row.snippet
+        position = match.position if match.kind == "passage" else position
+        z = float(calibration.z_scores(space, match.modality, query, np.array([score]))[0])
+        items = calibration.counts.get((space, match.modality), 0)
+        out.append(
+            Result(
+                rank=0,
+                score=score,
+                type=match.modality,
+                path=match.path,
+                snippet=_snippet(text, row.info, match.modality, position),
+                space=space,
+                position=position,
+                info=row.info,
+                calibrated=z,
+                relevance=relevance.dense(z, items),
+            )
+        )
+    return out
 
 
 def _meeting(
@@ -313,7 +376,7 @@ def _snippet(text: str | None, info: dict[str, Any], modality: str, position: in
     parts = [text or ""]
     if modality == "image":
         parts += [str(info.get("taken") or ""), _place_of(info), str(info.get("camera") or "")]
-    if modality == "audio" and position != DESCRIPTION:
+    if modality in ("audio", "video") and position != DESCRIPTION:
         return f"{clock(position)} {text or ''}".rstrip()  # where in the recording
     return " · ".join(p for p in parts if p)
 
@@ -334,21 +397,33 @@ def clock(seconds: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _fuse(lists: list[list[Result]], limit: int) -> list[Result]:
-    """One list: as is. Several: merged by calibrated score (comparable across lists), each
-    file once (a recording can be found both by its sound and by its words)."""
-    if len(lists) == 1:
-        merged = lists[0]
-    else:
-        merged = sorted((hit for hits in lists for hit in hits), key=lambda h: -h.calibrated)
-        seen: set[str] = set()
-        unique = []
-        for hit in merged:
-            if hit.path not in seen:
-                seen.add(hit.path)
-                unique.append(hit)
-        merged = unique
-    out = merged[:limit]
+def _fuse(
+    lists: list[list[Result]],
+    limit: int,
+    word_matches: dict[str, int],
+    min_relevance: float | None,
+) -> list[Result]:
+    """One list, by relevance: each file once, with the relevance of its best hit (a
+    recording can be found both by its sound and by its words), raised by a lexical match
+    if it has one; at least `min_relevance`, or relevance.OTHER_TYPES_FROM for files of
+    another type than the best hit's."""
+    merged = sorted((hit for hits in lists for hit in hits), key=lambda h: -h.relevance)
+    seen: set[str] = set()
+    unique = []
+    for hit in merged:
+        if hit.path not in seen:
+            seen.add(hit.path)
+            unique.append(hit)
+            if hit.path in word_matches:
+                hit.words = True
+                by_words = relevance.words(word_matches[hit.path])
+                hit.relevance = relevance.combined(hit.relevance, by_words)
+    merged = sorted(unique, key=lambda h: -h.relevance)  # stable: ties keep their order
+    floor = min_relevance if min_relevance is not None else relevance.OTHER_TYPES_FROM
+    # Without --min-relevance the best hit's type keeps its nearest files, as a search of
+    # that type alone would; files of other types appear only if likely relevant themselves.
+    lead = merged[0].type if merged and min_relevance is None else None
+    out = [h for h in merged if h.relevance >= floor or h.type == lead][:limit]
     for rank, hit in enumerate(out, start=1):
         hit.rank = rank
     return out

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from xmodal_cli.media import DecodeError, open_regular, read_failure
+from xmodal_cli.media import DecodeError, read_failure
+from xmodal_cli.media.photo_formats import open_picture
 
 MAX_PIXELS = 80_000_000  # ~80 MP: larger than any camera photo, far below a bomb
 # Only the formats of the extensions the scan takes ("JPEG" also opens phone MPO files).
@@ -38,7 +39,7 @@ def decode_image(path: str, size: int = 224) -> DecodedImage:
 
     _quiet_pil_warnings()
     try:
-        with open_regular(path) as handle, Image.open(handle, formats=_FORMATS) as im:
+        with open_picture(path, _FORMATS) as im:  # HEIC, AVIF, RAW too (photo_formats.py)
             width, height = im.size
             if width * height > MAX_PIXELS:
                 raise DecodeError(f"image too large ({width}×{height} pixels)")

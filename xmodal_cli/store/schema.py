@@ -3,7 +3,7 @@ that executes them). A schema change adds one entry here and the queries it need
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DB_NAME = "catalog.db"
 
 # Numbered migrations, as statements: entry N upgrades schema N to N+1, in one transaction.
@@ -62,5 +62,48 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX items_file_space ON items(file_id, space)",
         "DROP INDEX items_file",
         "CREATE INDEX files_path_type ON files(path, modality)",
+    ),
+    # 7: words that must match (store/catalog_lexical.py). `words` holds each file's path and
+    # the text people or speech put in it (passages, transcripts, captions, tags), `words_fts`
+    # indexes it (FTS5, external content: the text is stored once). Triggers keep both in step
+    # with `files` inside the same transaction, whichever code path adds, moves or deletes a
+    # file; a deletion flags `words_purge`, and the writer then merges the FTS segments so the
+    # removed text leaves the file (SQLite 3.40 has no FTS5 secure-delete). Filled from what
+    # the catalog already holds: paths, and the passages and transcripts of text and audio.
+    (
+        """CREATE TABLE words (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX words_file ON words(file_id)",
+        "CREATE VIRTUAL TABLE words_fts USING fts5(body, content='words', content_rowid='id', "
+        "tokenize='unicode61 remove_diacritics 2')",
+        # how many rows hold each term: a query skips words too common to single files out
+        "CREATE VIRTUAL TABLE words_vocab USING fts5vocab(words_fts, row)",
+        "CREATE TRIGGER words_in AFTER INSERT ON words BEGIN "
+        "INSERT INTO words_fts(rowid, body) VALUES (new.id, new.body); END",
+        "CREATE TRIGGER words_out AFTER DELETE ON words BEGIN "
+        "INSERT INTO words_fts(words_fts, rowid, body) VALUES ('delete', old.id, old.body); "
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('words_purge', '1'); END",
+        "CREATE TRIGGER words_change AFTER UPDATE OF body ON words BEGIN "
+        "INSERT INTO words_fts(words_fts, rowid, body) VALUES ('delete', old.id, old.body); "
+        "INSERT INTO words_fts(rowid, body) VALUES (new.id, new.body); "
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('words_purge', '1'); END",
+        "CREATE TRIGGER files_words_in AFTER INSERT ON files BEGIN "
+        "INSERT INTO words(file_id, position, kind, body) VALUES (new.id, -1, 'name', new.path); "
+        "END",
+        "CREATE TRIGGER files_words_move AFTER UPDATE OF path ON files BEGIN "
+        "UPDATE words SET body = new.path WHERE file_id = new.id AND kind = 'name'; END",
+        "CREATE TRIGGER files_words_out AFTER DELETE ON files BEGIN "
+        "DELETE FROM words WHERE file_id = old.id; END",
+        "INSERT INTO words(file_id, position, kind, body) SELECT id, -1, 'name', path FROM files",
+        "INSERT INTO words(file_id, position, kind, body) "
+        "SELECT items.file_id, items.position, 'passage', items.snippet "
+        "FROM items JOIN files ON files.id = items.file_id "
+        "WHERE items.space = 'text' AND files.modality IN ('text', 'audio') "
+        "AND items.position >= 0 AND coalesce(items.snippet, '') != '' ORDER BY items.id",
     ),
 ]

@@ -79,6 +79,10 @@ class Transaction:
             slot[1].append(item.vector)
         return ids
 
+    def add_words(self, file_id: int, entries: list[tuple[str, int, str]]) -> None:
+        """The file's (kind, position, text) rows for lexical search (its path is automatic)."""
+        self._catalog.words.add(file_id, entries)
+
     @property
     def items_added(self) -> int:
         return sum(len(ids) for ids, _ in self.added.values())
@@ -195,10 +199,18 @@ class VectorStore:
         self._require_writer()
         self._writing = True
         try:
+            self.purge_words()  # one a killed run left pending
             yield self
         finally:
             self._writing = False
             self.save_if_consistent()
+            self.purge_words()  # after: a Ctrl-C here leaves it for the next writer
+
+    def purge_words(self) -> None:
+        """Merge the lexical index after deletions, so removed files' words leave the disk."""
+        if self.catalog.words.purge_pending():
+            with self.catalog.transaction():
+                self.catalog.words.purge()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -234,6 +246,7 @@ class VectorStore:
     def rebuild(self) -> dict[str, int]:
         """Recreate every space and the calibration from SQLite and save them; vectors per space."""
         self._require_writer()
+        self.purge_words()
         for space in self.spaces:
             self._loaded[space] = self._build(space)
         self._save()

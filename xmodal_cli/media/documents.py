@@ -1,0 +1,260 @@
+"""Read PDF, Word (.docx), OpenDocument (.odt) and EPUB files into labelled text.
+
+Each format gives sections that say where they are: a PDF page ("p. 3"), an EPUB chapter
+("ch. 2"), a Word or OpenDocument heading ("§ Results"). Each section is chunked like a
+note (media/text.py) and its passages carry its label, so a search result points at the
+page.
+
+Bad input is skipped with a one-line reason, as for the other decoders: encrypted, truncated,
+zero-length or corrupt files, zip bombs (declared sizes are capped before anything is
+unpacked) and PDFs whose pages hold no text layer (scanned pages: the reason says so).
+PDFium is not thread-safe, so every call into it holds one process-wide lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from xmodal_cli.media import DecodeError, open_regular, read_failure
+from xmodal_cli.media.text import MAX_CHUNKS, MAX_TEXT_BYTES, chunk_text, strip_markup
+
+DOCUMENT_EXTENSIONS = frozenset({".pdf", ".docx", ".odt", ".epub"})
+MAX_PAGES = 5000  # pages (or chapters) read from one document
+MAX_UNPACKED = 64 * 1024 * 1024  # bytes one zip member may declare before it is refused
+LABEL_CHARS = 40  # a heading used as a label is cut to this
+
+_PDFIUM = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Section:
+    """Text from one place in a document and the label that names the place."""
+
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LabelledChunk:
+    """One passage of a document and where it is ("p. 3", "ch. 2", "§ Intro"; "" for none)."""
+
+    label: str
+    text: str
+
+
+def is_document(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in DOCUMENT_EXTENSIONS
+
+
+def document_chunks(
+    path: str,
+    words: int,
+    *,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[LabelledChunk]:
+    """The document's passages with their labels; raise DecodeError if it has no text.
+
+    Each section is chunked on its own, so a passage never straddles two pages and its
+    label is exact (a short page gives a short passage)."""
+    out: list[LabelledChunk] = []
+    for section in read_document(path, cancelled=cancelled):
+        for chunk in chunk_text(section.text, words, max_chunks=MAX_CHUNKS - len(out)):
+            out.append(LabelledChunk(section.label, chunk.text))
+        if len(out) >= MAX_CHUNKS:
+            break
+    if not out:
+        raise DecodeError("document has no text")
+    return out
+
+
+def read_document(
+    path: str, *, cancelled: Callable[[], bool] = lambda: False
+) -> list[Section]:
+    """The document's non-empty sections in reading order; raise DecodeError if unusable."""
+    ext = os.path.splitext(path)[1].lower()
+    reader = {".pdf": _pdf, ".docx": _docx, ".odt": _odt, ".epub": _epub}.get(ext)
+    if reader is None:
+        raise DecodeError(f"not a document format ({ext or 'no extension'})")
+    try:
+        with open_regular(path) as handle:
+            if not handle.read(4):
+                raise DecodeError("empty file")
+            handle.seek(0)
+            sections = _capped(reader(handle, path, cancelled))
+    except DecodeError:
+        raise
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        raise read_failure(exc) from None
+    except RecursionError:
+        raise DecodeError(f"not a readable {_NAMES[ext]} (nested too deeply)") from None
+    except MemoryError:
+        raise DecodeError(f"not a readable {_NAMES[ext]} (too large to unpack)") from None
+    except Exception as exc:  # the parsers raise many types for bad data: all mean "skip"
+        raise DecodeError(f"not a readable {_NAMES[ext]} ({_short(exc)})") from None
+    if not sections:
+        if ext == ".pdf":
+            raise DecodeError("PDF has no text layer (a scanned document?)")
+        raise DecodeError("document has no text")
+    return sections
+
+
+_NAMES = {".pdf": "PDF", ".docx": "Word document", ".odt": "OpenDocument", ".epub": "EPUB"}
+
+
+def _capped(sections: Iterator[Section]) -> list[Section]:
+    """Non-empty sections until MAX_PAGES of them or MAX_TEXT_BYTES characters."""
+    out: list[Section] = []
+    total = 0
+    for section in sections:
+        text = " ".join(section.text.split())
+        if not text:
+            continue
+        out.append(Section(section.label, text[: MAX_TEXT_BYTES - total]))
+        total += len(out[-1].text)
+        if len(out) >= MAX_PAGES or total >= MAX_TEXT_BYTES:
+            break
+    return out
+
+
+def _pdf(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+    import pypdfium2 as pdfium
+
+    with _PDFIUM:
+        try:
+            document = pdfium.PdfDocument(handle)
+        except pdfium.PdfiumError as exc:
+            if "password" in str(exc).lower():
+                raise DecodeError("encrypted PDF (needs a password)") from None
+            raise DecodeError(f"not a readable PDF ({_short(exc)})") from None
+    try:
+        with _PDFIUM:
+            pages = len(document)
+        for number in range(min(pages, MAX_PAGES)):
+            if cancelled():
+                raise DecodeError("cancelled")
+            with _PDFIUM:
+                page = document[number]
+                try:
+                    textpage = page.get_textpage()
+                    try:
+                        text = textpage.get_text_bounded()
+                    finally:
+                        textpage.close()
+                finally:
+                    page.close()
+            yield Section(f"p. {number + 1}", text.replace("\r\n", "\n"))
+    finally:
+        with _PDFIUM:
+            document.close()
+
+
+def _unzipped(handle: Any, *names: str) -> tuple[zipfile.ZipFile, list[str]]:
+    """The zip archive, having refused members that would unpack to more than MAX_UNPACKED."""
+    archive = zipfile.ZipFile(handle)
+    for info in archive.infolist():
+        if info.file_size > MAX_UNPACKED and (not names or info.filename in names):
+            raise DecodeError(f"{info.filename} would unpack to {info.file_size} bytes")
+    if archive.testzip() is not None:
+        raise DecodeError("damaged zip archive (a checksum does not match)")
+    return archive, archive.namelist()
+
+
+def _docx(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+    import docx
+    from docx.document import Document as DocumentType
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    archive, names = _unzipped(handle)
+    archive.close()
+    if any(n.lower() == "encryptedpackage" for n in names) or not names:
+        raise DecodeError("encrypted Word document (needs a password)")
+    handle.seek(0)
+    document: DocumentType = docx.Document(handle)
+    label, lines = "", []
+    for block in document.iter_inner_content():
+        if cancelled():
+            raise DecodeError("cancelled")
+        if isinstance(block, Paragraph):
+            style = (block.style.name if block.style is not None else "") or ""
+            if style.startswith(("Heading", "Title")) and block.text.strip():
+                yield Section(label, "\n".join(lines))
+                label, lines = _heading(block.text), []
+            lines.append(block.text)
+        elif isinstance(block, Table):
+            for row in block.rows:
+                lines.append(" ".join(cell.text for cell in row.cells))
+    yield Section(label, "\n".join(lines))
+
+
+def _odt(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+    from odf import teletype
+    from odf.namespaces import TEXTNS
+    from odf.opendocument import load
+
+    archive, _ = _unzipped(handle, "content.xml", "styles.xml")
+    archive.close()
+    handle.seek(0)
+    document = load(handle)
+    label, lines = "", []
+    stack = list(reversed(document.text.childNodes))
+    while stack:  # document order, without recursion (a deeply nested file must not crash)
+        node = stack.pop()
+        if cancelled():
+            raise DecodeError("cancelled")
+        kind = getattr(node, "qname", None)
+        if kind == (TEXTNS, "h"):
+            heading = teletype.extractText(node)
+            if heading.strip():
+                yield Section(label, "\n".join(lines))
+                label, lines = _heading(heading), []
+            lines.append(heading)
+        elif kind == (TEXTNS, "p"):
+            lines.append(teletype.extractText(node))
+        else:
+            stack.extend(reversed(getattr(node, "childNodes", [])))
+    yield Section(label, "\n".join(lines))
+
+
+def _epub(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+    import ebooklib
+    from ebooklib import epub
+
+    archive, names = _unzipped(handle)
+    archive.close()
+    if "META-INF/encryption.xml" in names:
+        raise DecodeError("EPUB is encrypted (DRM)")
+    book = epub.read_epub(path, options={"ignore_ncx": True})
+    documents = {
+        item.get_id(): item
+        for item in book.get_items_of_type(ebooklib.ITEM_DOCUMENT)
+        if not isinstance(item, epub.EpubNav)  # the table of contents is not a chapter
+    }
+    order = [documents.pop(ref[0]) for ref in book.spine if ref[0] in documents]
+    chapter = 0
+    for item in order + list(documents.values()):
+        if cancelled():
+            raise DecodeError("cancelled")
+        text = strip_markup(item.get_content().decode("utf-8", "replace"))
+        if _WORDS.search(text):
+            chapter += 1
+            yield Section(f"ch. {chapter}", text)
+
+
+_WORDS = re.compile(r"\w")
+
+
+def _heading(text: str) -> str:
+    text = " ".join(text.split())
+    return "§ " + (text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
