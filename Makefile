@@ -54,6 +54,7 @@ test: $(STAMP) system-packages lint
 bench: $(STAMP)
 	$(BIN)/python -m bench.text_to_image_eval
 	$(BIN)/python -m bench.index_throughput
+	$(BIN)/python -m bench.ray_scaling
 	$(BIN)/python -m bench.reindex_unchanged
 	$(BIN)/python -m bench.query_latency
 	$(BIN)/python -m bench.large_index

@@ -150,6 +150,7 @@ def main() -> None:
         )
         try:
             head = str(ray.get_runtime_context().gcs_address)
+            env = cli_env(cache)  # now with what joining this head needs (RAY_AUTH_MODE)
             runs = {}
             for count in (1, 2):
                 note(f"ray: --ray {head} --ray-workers {count}")

@@ -17,7 +17,9 @@ Figures are `xmodal eval --type image` R@1/R@5 on new_phrasings (the target: a u
 words for photos they described), unseen_photos (photos tune never saw) and unrelated (the
 sample photos' captions), before and after each. Prints one JSON line:
 
-    python -m bench.tune_gcompris [WORKDIR]
+    python -m bench.tune_gcompris [WORKDIR [SEED]]
+
+The index is kept in WORKDIR; another SEED only draws another split (0 is the one reported).
 
 Needs `apt-get download gcompris-qt-data` (run for you if the .deb is not in WORKDIR;
 no root: it is unpacked with `dpkg -x`).
@@ -132,9 +134,9 @@ def gcompris_photos(rcc: Path, dest: Path) -> dict[str, list[str]]:
     return captions
 
 
-def split(captions: dict[str, list[str]]) -> dict[str, list[tuple[str, str]]]:
+def split(captions: dict[str, list[str]], seed: int = SEED) -> dict[str, list[tuple[str, str]]]:
     """(phrasing, photo) pairs of train, new_phrasings and unseen_photos (seeded)."""
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     files = sorted(captions)
     rng.shuffle(files)
     unseen = set(files[: round(len(files) * HELD_OUT)])
@@ -200,12 +202,12 @@ def tune_run(work: Path, index: Path, how: str) -> dict[str, object]:
     }
 
 
-def main(work: Path) -> dict[str, object]:
+def main(work: Path, seed: int = SEED) -> dict[str, object]:
     work.mkdir(parents=True, exist_ok=True)
     corpus, index = work / "corpus", work / "index"
     captions = gcompris_photos(unpack(work), corpus / "gcompris")
     samples = copy_sample_photos(corpus / "samples")
-    parts = split(captions)
+    parts = split(captions, seed)
     write = lambda name, rows: (work / name).write_text("".join(json.dumps(r) + "\n" for r in rows))  # noqa: E731
     for name, pairs in parts.items():
         write(f"{name}.jsonl", grouped(pairs))
@@ -222,6 +224,7 @@ def main(work: Path) -> dict[str, object]:
     xmodal("tune", "--reset", "--quiet", "--index-dir", str(index))
     return {
         "bench": "tune_gcompris",
+        "seed": seed,
         "photos": len(captions),
         "unrelated_photos": len(samples),
         "pairs": {n: len(grouped(p)) for n, p in parts.items()},
@@ -233,4 +236,4 @@ def main(work: Path) -> dict[str, object]:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/xmodal-tune-bench")
-    print(json.dumps(main(folder)))
+    print(json.dumps(main(folder, int(sys.argv[2]) if len(sys.argv) > 2 else SEED)))

@@ -5,7 +5,8 @@
 Every clip is made here from the sample photos and espeak-ng speech (bench/sample_videos.py):
 - phone: 20 s of 1920×1080 at 30 fps, H.264 (High, B-frames, a keyframe a second as phones
   write), panning across four photos, a voice over it;
-- talk: 10 minutes of 640×360 at 25 fps, a slide a minute, a sentence every 15 s;
+- talk: 10 minutes of 640×360 at 25 fps, a slide a minute, a sentence every 4 s (speech
+  about two thirds of the time, so Whisper works through most of it);
 - screen: 3 minutes of 1280×720 at 10 fps, a page of text and a diagram in turns, no sound.
 speed: each indexed by the real CLI in a fresh process and index (model loading included;
 the model cache is warmed first), then all three in one run: video seconds per wall second.
@@ -54,7 +55,7 @@ def _phone(folder: Path, photos: list[Path]) -> Path:
 
 def _talk(folder: Path, photos: list[Path], minutes: int = 10) -> Path:
     slides = [Slide(60 * n, 60, photos[n % len(photos)]) for n in range(minutes)]
-    lines = [Line(15 * n + 1, SENTENCES[n % len(SENTENCES)]) for n in range(minutes * 4)]
+    lines = [Line(4 * n + 1, SENTENCES[n % len(SENTENCES)]) for n in range(minutes * 15)]
     return make_video(
         folder / "talk.mp4", slides, lines, width=640, height=360, fps=25, preset="veryfast"
     )

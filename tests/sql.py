@@ -23,11 +23,7 @@ def sql(where: Catalog | Path, statement: str, *params: Any) -> list[tuple[Any, 
 # indexes), undone in reverse: turns a catalog written now into what schema 4 wrote, to test
 # the migrations from older ones.
 UNDO_SCHEMA_7 = (
-    *(
-        f"DROP TRIGGER {name}"
-        for name in ("files_words_in", "files_words_move", "files_words_out")
-    ),
-    "DROP TABLE words_vocab",
+    *(f"DROP TRIGGER {name}" for name in ("files_words_in", "files_words_move", "files_words_out")),
     "DROP TABLE words_fts",
     "DROP TABLE words",
 )

@@ -198,7 +198,7 @@ def test_missing_path_is_error_exit_1(tmp_path):
 @pytest.mark.parametrize(
     "args",
     [
-        ["search", "cat", "--type", "video"],
+        ["search", "cat", "--type", "film"],
         ["search", "cat", "--json", "--paths"],
         ["search", "cat", "-n", "0"],
         ["index"],

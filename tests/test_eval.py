@@ -282,7 +282,7 @@ def test_what_counts_as_a_leak() -> None:
         ('{"query": "a", "paths": ["x"]}\n{"query": \n', "p.jsonl", "p.jsonl:2: not JSON"),
         ('{"query": "a"}\n', "p.jsonl", 'p.jsonl:1: no "paths" list'),
         ('{"query": "", "path": "x"}\n', "p.jsonl", "p.jsonl:1: no query"),
-        ('{"query": "a", "path": "x", "type": "video"}\n', "p.jsonl", "unknown type 'video'"),
+        ('{"query": "a", "path": "x", "type": "film"}\n', "p.jsonl", "unknown type 'film'"),
         ('["a", "x"]\n', "p.jsonl", "not a JSON object"),
         ("query,file\na,x\n", "p.csv", "no query and path columns"),
         ("query,path\na,\n", "p.csv", "p.csv:2: empty path"),
@@ -308,8 +308,8 @@ def test_bad_pairs_are_usage_errors_with_a_hint(
 
 def test_unknown_type_option_is_a_usage_error(tmp_path: Path) -> None:
     pairs = _jsonl(tmp_path / "p.jsonl", [{"query": "a", "path": "x"}])
-    done = runner.invoke(app, ["eval", str(pairs), "--type", "video"])
-    assert done.exit_code == 2 and "unknown type 'video'" in done.stderr
+    done = runner.invoke(app, ["eval", str(pairs), "--type", "film"])
+    assert done.exit_code == 2 and "unknown type 'film'" in done.stderr
 
 
 @pytest.mark.slow

@@ -78,6 +78,21 @@ def test_the_reader_reads_a_scan_and_a_screenshot(reader, photo_dir, tmp_path):
     assert all(line.confidence >= ocr.MIN_CONFIDENCE for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("read", "tidied"),
+    [
+        ("give all recipientsacopyof thisLicense", "give all recipients a copy of this License"),
+        ("INV0ICE5179 Studio10", "INVOICE 5179 Studio 10"),
+        ("intoasinglecombinedwork,andtoconvey", "into a single combined work, and to convey"),
+        # Real words the encoder's vocabulary lacks stay whole, never cut into syllables.
+        ("Region-based segmentation bastoncini photogrammetry", None),
+        ("MP3 4K v2 2024-03-12", None),
+    ],
+)
+def test_tidy_splits_glued_words_and_leaves_real_ones(read, tidied):
+    assert ocr.tidy(read) == (tidied or read)
+
+
 def test_lines_become_passages_of_bounded_length():
     lines = [ocr.Line(f"word{i} more words here", 0.9) for i in range(10)]
     passages = ocr.passages_of(lines, 12)
@@ -133,6 +148,7 @@ def test_no_ocr_is_recorded_and_turning_it_on_upgrades_in_place(tmp_path, photo_
         assert isinstance(col.profile, LiteProfile) and not col.profile.read_text
         assert col.status()["upgrade"] is None
     with open_collection(directory, write=True, read_text=True) as col:
+        assert isinstance(col.profile, LiteProfile) and col.profile.read_text
         assert col.status()["upgrade"]["models"] == lite.model_ids(col.profile.variant)
         summary = col.index([root])
         assert summary.upgraded == 4 and summary.indexed == 0

@@ -110,7 +110,7 @@ def test_api_audio_result_has_start_seconds(client, library):
         ({"q": ""}, "the query is empty"),
         ({"q": '"beach" + sunset'}, "cannot tell whether"),
         ({"q": "x", "after": "someday"}, "--after"),
-        ({"q": "x", "type": "video"}, "unknown type 'video'"),
+        ({"q": "x", "type": "film"}, "unknown type 'film'"),
         ({"q": "x", "n": "many"}, "n='many' is not a number"),
         ({"q": "x", "sort": "colour"}, "unknown sort order"),
     ],

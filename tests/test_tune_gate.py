@@ -19,7 +19,7 @@ from xmodal_cli import adapter
 from xmodal_cli.cli import app
 from xmodal_cli.collection import open_collection
 from xmodal_cli.evaluation import Pair
-from xmodal_cli.tuning import TuneOptions, choose_gate, generic_queries
+from xmodal_cli.tuning import TuneOptions, caption_split, choose_gate, generic_queries
 
 DIM = 16
 
@@ -101,6 +101,25 @@ def test_the_chosen_gate_keeps_generic_first_results() -> None:
     assert len(words) == 1000 and "goldfish" in words
 
 
+def test_a_caption_split_holds_out_only_captions_whose_files_keep_another() -> None:
+    files = [np.array([0]), np.array([0]), np.array([0]), np.array([1]), np.array([2, 3])]
+    files += [np.array([2]), np.array([3])]
+    queries = ["a0", "b0", "c0", "only1", "both", "just2", "just3"]
+    for seed in range(20):
+        split = caption_split(queries, files, 0.5, seed)
+        assert split is not None
+        train, held = split
+        assert sorted(train.tolist() + held.tolist()) == list(range(7)) and len(held)
+        assert 3 not in held  # photo 1's only caption
+        for photo in range(4):  # every photo keeps a caption in training
+            assert any(photo in files[row] for row in train)
+    # The same text twice stays on one side.
+    twice = caption_split(["x", "y", "x", "z"], [np.array([0])] * 4, 0.5, 0)
+    assert twice is not None
+    assert {0, 2} <= set(twice[0].tolist()) or {0, 2} <= set(twice[1].tolist())
+    assert caption_split(["p", "q"], [np.array([0]), np.array([1])], 0.5, 0) is None
+
+
 def test_a_caption_split_keeps_photo_words_that_a_file_split_refuses(tmp_path: Path) -> None:
     """Each photo has its own made-up name, in three phrasings that sit close together but
     say nothing about the photo's vector: seen names can be learnt, unseen ones cannot."""
@@ -132,7 +151,7 @@ def test_a_caption_split_keeps_photo_words_that_a_file_split_refuses(tmp_path: P
     assert saved is not None
     in_use = saved.maps[("text", "image")]
     assert in_use.keys is not None and len(in_use.keys) == kept.train
-    assert in_use.figures["split"] == "caption"
+    assert in_use.figures["split"] == kept.split == "caption" and refused.split == "file"
     col.close()
 
 

@@ -134,7 +134,7 @@ def index(
     quiet: Quiet = False,
     index_dir: IndexDir = None,
 ) -> None:
-    """Index photos, recordings and text files; later runs only encode what changed.
+    """Index photos, recordings, videos and text files; later runs only encode what changed.
 
     New and changed files are encoded, deleted files are pruned, renamed files keep their
     vectors. Unreadable files are skipped with a reason. Ctrl-C keeps what was committed.

@@ -48,7 +48,7 @@ MinRelevance = Annotated[
         min=0.0,
         max=1.0,
         help="Drop hits less likely relevant than this (0-1, the table's rel column). "
-        "Without it, files of other types than the best hit's show only from 0.5.",
+        "Without it, files of other types than the best hit's show only from 0.01.",
         show_default=False,
     ),
 ]

@@ -355,7 +355,7 @@ class _Feed:
                 self.failed.append((record, blob))
                 continue
             shipped += len(blob) if blob is not None else 0
-            recordings += record.modality == "audio"
+            recordings += record.modality in ("audio", "video")
             work.append((record, blob))
         return work
 

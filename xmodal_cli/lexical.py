@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from xmodal_cli.query import Query
     from xmodal_cli.store.catalog import Catalog
 
-CANDIDATES = 200  # matching rows read per query: files beyond these would rank below anyway
+CANDIDATES = 200  # files matching alike beyond which their words say nothing (< 0.001)
+MOST_ROWS = 5000  # rows read to find them; a word in more rows is not looked up
 MAX_TERMS = 12  # a pasted paragraph is not a lookup of exact words
 
 
@@ -53,7 +54,7 @@ def query_terms(query: Query) -> list[str]:
 
 @dataclass(frozen=True)
 class FileMatch:
-    """A file whose words hold every query term: its best row and the strength of it."""
+    """A file whose words hold every query term: its best row, and how many files match."""
 
     file_id: int
     path: str
@@ -65,11 +66,15 @@ class FileMatch:
 
 
 def matching_files(catalog: Catalog, terms: list[str]) -> list[FileMatch]:
-    """Files holding every term in one row (its path, a passage, a caption), best first."""
-    hits: list[WordHit] = catalog.words.search(terms, CANDIDATES) if terms else []
+    """Files holding every term in one row (its path, a passage, a caption); none when more
+    than CANDIDATES files do, whose evidence would be nil (relevance.words)."""
+    hits: list[WordHit] = catalog.words.search(terms, MOST_ROWS) if terms else []
     best: dict[int, WordHit] = {}
-    for hit in hits:
-        best.setdefault(hit.file_id, hit)  # its best row (bm25): the one shown
+    for hit in hits:  # a passage or caption shows why; the path says less
+        if hit.file_id not in best or best[hit.file_id].kind == "name":
+            best[hit.file_id] = hit
+    if len(best) > CANDIDATES:
+        return []
     return [
         FileMatch(h.file_id, h.path, h.modality, h.kind, h.position, h.body, len(best))
         for h in best.values()

@@ -421,7 +421,7 @@ def _fuse(
     merged = sorted(unique, key=lambda h: -h.relevance)  # stable: ties keep their order
     floor = min_relevance if min_relevance is not None else relevance.OTHER_TYPES_FROM
     # Without --min-relevance the best hit's type keeps its nearest files, as a search of
-    # that type alone would; files of other types appear only if likely relevant themselves.
+    # that type alone would; files of other types need some relevance of their own.
     lead = merged[0].type if merged and min_relevance is None else None
     out = [h for h in merged if h.relevance >= floor or h.type == lead][:limit]
     for rank, hit in enumerate(out, start=1):

@@ -4,10 +4,11 @@ For each (space, type) that the pairs' files call for: the stored item vectors o
 are the candidates, each pair's query is encoded (with word-dropped views for training),
 the pairs are split into train and held-out parts, seeded, and training.train_map fits a
 residual low-rank map, stopping early on held-out Recall@1. The split is by caption by
-default (one text stays on one side; a photo with several captions can have some in each
-part, so the held-out part asks what a user asks: new words for photos they described),
-or by file (`split="file"`: the held-out part asks only for photos the adapter was never
-shown — the stricter test, which lite's ConSE vectors do not pass: adapter.py's map cannot
+default: the held-out part is captions of files that keep another caption in training
+(one text stays on one side), so it asks what a user asks: new words for photos they
+described; where no file has two captions it falls back to the file split. Or by file
+(`split="file"`: the held-out part asks only for photos the adapter was never shown — the
+stricter test, which lite's ConSE vectors do not pass: a map on the query side cannot
 teach them what an unseen photo shows).
 
 The map is then gated (adapter.py): it applies only to queries near the training captions,
@@ -27,6 +28,7 @@ caption's pair ranks images only).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +78,7 @@ class Outcome:
     after: dict[str, float] = field(default_factory=dict)
     epochs: int = 0
     best_epoch: int = 0
+    split: str = ""  # how the held-out part was made: "caption" or "file"
     gate: float | None = None  # adapter.py's gate; None: no gate keeps generic searches
     generic_changed: float = 0.0  # share of generic searches whose first file it changes
     seconds: float = 0.0
@@ -96,6 +99,7 @@ class Outcome:
             "after": self.after,
             "epochs": self.epochs,
             "best_epoch": self.best_epoch,
+            "split": self.split,
             "gate": self.gate,
             "generic_changed": round(self.generic_changed, 4),
             "seconds": round(self.seconds, 2),
@@ -191,11 +195,17 @@ def _fit(
         return
     queries = [q for q, _ in usable]
     encode = _encoder(profile, space)
-    if options.split == "file":  # a file's pairs together
-        groups = np.array([int(owners[found].min()) for _, found in usable])
-    else:  # one text's pairs together
-        groups = np.unique(np.array(queries, dtype=object), return_inverse=True)[1]
-    train_rows, held_rows = split_rows(len(usable), options.held_out, options.seed, groups)
+    files_of = [np.unique(owners[found]) for _, found in usable]
+    split = (
+        caption_split(queries, files_of, options.held_out, options.seed)
+        if options.split == "caption"
+        else None
+    )
+    outcome.split = "caption" if split is not None else "file"
+    if split is None:  # a file's pairs together
+        groups = np.array([int(f.min()) for f in files_of])
+        split = split_rows(len(usable), options.held_out, options.seed, groups)
+    train_rows, held_rows = split
     data = TrainData(
         np.stack([encode(q) for q in queries]),
         [found for _, found in usable],
@@ -249,13 +259,36 @@ def _fit(
     found.figures = {
         "pairs": outcome.pairs,
         "held_out": outcome.held_out,
-        "split": options.split,
+        "split": outcome.split,
         "before": outcome.before,
         "after": outcome.after,
         "files": len(files),
         "generic_changed": outcome.generic_changed,
     }
     outcome.map = found
+
+
+def caption_split(
+    queries: list[str], files_of: list[np.ndarray], share: float, seed: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows (train, held-out): about `share` of the distinct captions held out, each only
+    if every file it names keeps another caption in training; None if none can be."""
+    texts, row_text = np.unique(np.array(queries, dtype=object), return_inverse=True)
+    named: list[set[int]] = [set() for _ in texts]
+    for row, files in zip(row_text, files_of, strict=True):
+        named[row].update(files.tolist())
+    left = Counter(f for files in named for f in files)
+    held: list[int] = []
+    for text in np.random.default_rng(seed).permutation(len(texts)).tolist():
+        if len(held) >= max(1, round(len(texts) * share)):
+            break
+        if all(left[f] > 1 for f in named[text]):
+            held.append(text)
+            left.subtract(named[text])
+    if not held:
+        return None
+    chosen = np.isin(row_text, held)
+    return np.flatnonzero(~chosen), np.flatnonzero(chosen)
 
 
 def generic_queries() -> list[str]:

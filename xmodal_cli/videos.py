@@ -117,12 +117,15 @@ def _soundtrack(
 def _seen_in(frame: Frame, seen: Callable[[str], list[Passage]]) -> list[Passage]:
     """The photo pipeline's passages for one frame, at the frame's second. It reads photos
     from a path, so the frame is handed over as a JPEG in a temporary file (deleted at once):
-    whatever that pipeline learns to see, frames get too."""
-    with tempfile.NamedTemporaryFile(suffix=".jpg", prefix="xmodal-frame-") as handle:
+    whatever that pipeline learns to see, frames get too. On Linux the file has no name
+    (read through /proc/self/fd), so even a SIGKILL leaves nothing behind."""
+    unnamed = os.path.isdir("/proc/self/fd")
+    maker = tempfile.TemporaryFile if unnamed else tempfile.NamedTemporaryFile
+    with maker(suffix=".jpg", prefix="xmodal-frame-") as handle:
         frame.whole.save(handle, format="JPEG", quality=92)
         handle.flush()
         try:
-            found = seen(handle.name)
+            found = seen(f"/proc/self/fd/{handle.fileno()}" if unnamed else handle.name)
         except DecodeError:
             return []
     return [Passage(int(frame.seconds), p.text, p.snippet) for p in found]
@@ -135,7 +138,7 @@ def _encode(frames: list[Frame], profile: Profile, items: list[NewItem]) -> list
         snippet = encoded.captions[row] or "frame"
         for space, matrix in encoded.vectors.items():
             items.append(NewItem(space, int(frame.seconds), snippet, matrix[row]))
-    return [c for c in encoded.captions if c] or ["frame"] * len(frames)
+    return [caption or "frame" for caption in encoded.captions]
 
 
 def _passages(path: str, recording: Recording | None, captions: list[str]) -> list[Passage]:

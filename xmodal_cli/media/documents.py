@@ -17,7 +17,8 @@ import os
 import re
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,8 @@ from xmodal_cli.media.text import MAX_CHUNKS, MAX_TEXT_BYTES, chunk_text, strip_
 
 DOCUMENT_EXTENSIONS = frozenset({".pdf", ".docx", ".odt", ".epub"})
 MAX_PAGES = 5000  # pages (or chapters) read from one document
-MAX_UNPACKED = 64 * 1024 * 1024  # bytes one zip member may declare before it is refused
+MAX_UNPACKED = 64 * 1024 * 1024  # bytes one XML member of a zip may declare
+MAX_UNPACKED_TOTAL = 512 * 1024 * 1024  # bytes all members may declare (they are all read)
 LABEL_CHARS = 40  # a heading used as a label is cut to this
 
 _PDFIUM = threading.Lock()
@@ -74,7 +76,7 @@ def document_chunks(
 
 
 def read_document(
-    path: str, *, cancelled: Callable[[], bool] = lambda: False
+    path: str, *, cancelled: Callable[[], bool] = lambda: False, max_pages: int = MAX_PAGES
 ) -> list[Section]:
     """The document's non-empty sections in reading order; raise DecodeError if unusable."""
     ext = os.path.splitext(path)[1].lower()
@@ -86,7 +88,7 @@ def read_document(
             if not handle.read(4):
                 raise DecodeError("empty file")
             handle.seek(0)
-            sections = _capped(reader(handle, path, cancelled))
+            sections = _capped(reader(handle, path, cancelled), max_pages)
     except DecodeError:
         raise
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -107,22 +109,23 @@ def read_document(
 _NAMES = {".pdf": "PDF", ".docx": "Word document", ".odt": "OpenDocument", ".epub": "EPUB"}
 
 
-def _capped(sections: Iterator[Section]) -> list[Section]:
-    """Non-empty sections until MAX_PAGES of them or MAX_TEXT_BYTES characters."""
+def _capped(sections: Generator[Section, None, None], max_pages: int) -> list[Section]:
+    """Non-empty sections until `max_pages` of them or MAX_TEXT_BYTES characters."""
     out: list[Section] = []
     total = 0
-    for section in sections:
-        text = " ".join(section.text.split())
-        if not text:
-            continue
-        out.append(Section(section.label, text[: MAX_TEXT_BYTES - total]))
-        total += len(out[-1].text)
-        if len(out) >= MAX_PAGES or total >= MAX_TEXT_BYTES:
-            break
+    with closing(sections):  # a reader stopped early closes its document while the file is open
+        for section in sections:
+            text = " ".join(section.text.split())
+            if not text:
+                continue
+            out.append(Section(section.label, text[: MAX_TEXT_BYTES - total]))
+            total += len(out[-1].text)
+            if len(out) >= max_pages or total >= MAX_TEXT_BYTES:
+                break
     return out
 
 
-def _pdf(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+def _pdf(handle: Any, path: str, cancelled: Callable[[], bool]) -> Generator[Section, None, None]:
     import pypdfium2 as pdfium
 
     with _PDFIUM:
@@ -154,30 +157,43 @@ def _pdf(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Sect
             document.close()
 
 
-def _unzipped(handle: Any, *names: str) -> tuple[zipfile.ZipFile, list[str]]:
-    """The zip archive, having refused members that would unpack to more than MAX_UNPACKED."""
-    archive = zipfile.ZipFile(handle)
-    for info in archive.infolist():
-        if info.file_size > MAX_UNPACKED and (not names or info.filename in names):
-            raise DecodeError(f"{info.filename} would unpack to {info.file_size} bytes")
-    if archive.testzip() is not None:
-        raise DecodeError("damaged zip archive (a checksum does not match)")
-    return archive, archive.namelist()
+def _unzipped(handle: Any, ext: str) -> list[str]:
+    """The archive's member names, having refused a zip bomb (by the sizes it declares: the
+    zip reader never unpacks more than a member declares), an encrypted document and an
+    old binary file under a new name."""
+    head = handle.read(8)
+    handle.seek(0)
+    if head == _OLE:  # Office wraps a password-protected .docx in an OLE file, as .doc was
+        raise DecodeError(f"encrypted or old binary {_NAMES[ext]} (save it again as {ext})")
+    with zipfile.ZipFile(handle) as archive:
+        members = archive.infolist()
+        total = sum(info.file_size for info in members)
+        markup = [i for i in members if i.filename.lower().endswith(_MARKUP)]
+        if total > MAX_UNPACKED_TOTAL or any(i.file_size > MAX_UNPACKED for i in markup):
+            raise DecodeError(f"{_NAMES[ext]} would unpack to {total} bytes (a zip bomb?)")
+        names = archive.namelist()
+        manifest = "META-INF/manifest.xml"
+        if ext == ".odt" and manifest in names and b"encryption-data" in archive.read(manifest):
+            raise DecodeError("encrypted OpenDocument (needs a password)")
+        if ext == ".epub" and "META-INF/encryption.xml" in names:
+            raise DecodeError("encrypted EPUB (DRM)")
+    handle.seek(0)
+    return names
 
 
-def _docx(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_MARKUP = (".xml", ".xhtml", ".html", ".htm", ".opf", ".ncx", ".rels")
+
+
+def _docx(handle: Any, path: str, cancelled: Callable[[], bool]) -> Generator[Section, None, None]:
     import docx
     from docx.document import Document as DocumentType
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    archive, names = _unzipped(handle)
-    archive.close()
-    if any(n.lower() == "encryptedpackage" for n in names) or not names:
-        raise DecodeError("encrypted Word document (needs a password)")
-    handle.seek(0)
+    _unzipped(handle, ".docx")
     document: DocumentType = docx.Document(handle)
-    label, lines = "", []
+    label, lines = "", list[str]()
     for block in document.iter_inner_content():
         if cancelled():
             raise DecodeError("cancelled")
@@ -193,16 +209,14 @@ def _docx(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Sec
     yield Section(label, "\n".join(lines))
 
 
-def _odt(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+def _odt(handle: Any, path: str, cancelled: Callable[[], bool]) -> Generator[Section, None, None]:
     from odf import teletype
     from odf.namespaces import TEXTNS
     from odf.opendocument import load
 
-    archive, _ = _unzipped(handle, "content.xml", "styles.xml")
-    archive.close()
-    handle.seek(0)
+    _unzipped(handle, ".odt")
     document = load(handle)
-    label, lines = "", []
+    label, lines = "", list[str]()
     stack = list(reversed(document.text.childNodes))
     while stack:  # document order, without recursion (a deeply nested file must not crash)
         node = stack.pop()
@@ -222,14 +236,11 @@ def _odt(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Sect
     yield Section(label, "\n".join(lines))
 
 
-def _epub(handle: Any, path: str, cancelled: Callable[[], bool]) -> Iterator[Section]:
+def _epub(handle: Any, path: str, cancelled: Callable[[], bool]) -> Generator[Section, None, None]:
     import ebooklib
     from ebooklib import epub
 
-    archive, names = _unzipped(handle)
-    archive.close()
-    if "META-INF/encryption.xml" in names:
-        raise DecodeError("EPUB is encrypted (DRM)")
+    _unzipped(handle, ".epub")
     book = epub.read_epub(path, options={"ignore_ncx": True})
     documents = {
         item.get_id(): item

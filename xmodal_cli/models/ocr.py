@@ -102,10 +102,17 @@ class TextReader:
 # PP-OCR's recogniser often drops the spaces of small Latin text ("acopyofthisLicense") and
 # reads O as 0 inside words ("INV0ICE"): tidy() undoes both before the words are encoded.
 # fmt: off
-SHORT_WORDS = frozenset({
-    "a", "i", "of", "in", "to", "is", "as", "on", "it", "by", "at", "an", "be", "my", "or",
-    "me", "up", "no", "we", "so", "if", "do", "us", "go", "he",
+SHORT_WORDS = frozenset({  # function words of up to three letters
+    "a", "of", "in", "to", "is", "as", "on", "it", "by", "at", "an", "be", "my", "or",
+    "me", "up", "no", "we", "so", "if", "do", "us", "go", "he", "the", "and", "for", "you",
+    "any", "are", "was", "not", "but", "all", "can", "may", "its", "our", "has", "had", "per",
+    "nor", "who", "how", "one", "two", "off", "out", "via", "yet", "his", "her", "see",
 })
+FUNCTION_WORDS = SHORT_WORDS | {
+    "with", "from", "this", "that", "into", "than", "they", "them", "will", "each", "such",
+    "also", "only", "what", "when", "your", "have", "been", "were", "which", "there",
+    "their", "these", "those", "other", "under", "shall", "must", "where",
+}
 # fmt: on
 GLUED = 9  # a run of letters this long that is not a word is split into words
 _BOUNDS = re.compile(
@@ -144,9 +151,10 @@ def _split_run(token: str) -> list[str]:
         end = best[end][1]
     bounds = [0, *reversed(cuts)]
     pieces = [letters[a:b] for a, b in itertools.pairwise(bounds)]
-    # A rare word split into syllables ("bas ton c in i") is worse than the word left whole.
-    plausible = all(len(p) >= 3 or p.lower() in SHORT_WORDS for p in pieces)
-    if len(pieces) < 2 or not plausible or len(letters) / len(pieces) < 3.6:
+    # A rare word split into syllables ("segment at ion") is worse than the word left whole:
+    # glued text is words joined by small common ones ("recipients a copy of").
+    plausible = all(len(p) >= 4 or p.lower() in SHORT_WORDS for p in pieces)
+    if len(pieces) < 2 or not plausible or not any(p.lower() in FUNCTION_WORDS for p in pieces):
         return [token]
     return [run[1] + pieces[0], *pieces[1:-1], pieces[-1] + run[3]]
 
@@ -160,7 +168,7 @@ def _words() -> dict[str, float]:
     vocab = json.loads((minilm.model_dir() / "tokenizer.json").read_text("utf-8"))["model"]
     words = [w for w in vocab["vocab"] if w.isascii() and w.isalpha()]
     return {
-        w: 1.0 + rank / len(words) + (3.0 if len(w) <= 2 and w not in SHORT_WORDS else 0.0)
+        w: 1.0 + rank / len(words) + (3.0 if len(w) <= 3 and w not in SHORT_WORDS else 0.0)
         for rank, w in enumerate(words)
     }
 

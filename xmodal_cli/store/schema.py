@@ -81,8 +81,6 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE INDEX words_file ON words(file_id)",
         "CREATE VIRTUAL TABLE words_fts USING fts5(body, content='words', content_rowid='id', "
         "tokenize='unicode61 remove_diacritics 2')",
-        # how many rows hold each term: a query skips words too common to single files out
-        "CREATE VIRTUAL TABLE words_vocab USING fts5vocab(words_fts, row)",
         "CREATE TRIGGER words_in AFTER INSERT ON words BEGIN "
         "INSERT INTO words_fts(rowid, body) VALUES (new.id, new.body); END",
         "CREATE TRIGGER words_out AFTER DELETE ON words BEGIN "
