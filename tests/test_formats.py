@@ -9,16 +9,16 @@ import io
 import os
 import re
 import zlib
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image
 
 from tests.conftest import ListReporter
+from tests.test_fuzz import FUZZ, MUTATIONS, _mutate
 from xmodal_cli.collection import open_collection
 from xmodal_cli.media import DecodeError
 from xmodal_cli.media.documents import document_chunks, read_document
@@ -377,27 +377,6 @@ def test_raw_photos_show_the_preview_or_the_developed_sensor_data(tmp_path, phot
     assert (turned.info["width"], turned.info["height"]) == (600, 900)  # as the camera held it
 
 
-EXAMPLES = int(os.environ.get("XMODAL_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=timedelta(seconds=5),  # slower than this on one small file counts as a hang
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-def _mutate(data: bytes, cut: float, flips: list[tuple[float, int]], insert: bytes) -> bytes:
-    out = bytearray(data[: max(1, int(len(data) * cut))])
-    for where, value in flips:
-        out[int(where * (len(out) - 1))] = value
-    out[len(out) // 2 : len(out) // 2] = insert
-    return bytes(out)
-
-
-MUTATIONS = {  # cut the file short, overwrite a few bytes, insert a few in the middle
-    "cut": st.one_of(st.just(1.0), st.floats(0.0, 1.0)),
-    "flips": st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=12),
-    "insert": st.one_of(st.just(b""), st.binary(max_size=64)),
-}
 DOCUMENTS = ["report.pdf", "holiday.docx", "diary.odt", "novel.epub"]
 PHOTOS = ["IMG_0001.heic", "IMG_0002.avif", "DSC_0003.dng"]
 
