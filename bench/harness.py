@@ -47,6 +47,10 @@ def cli_env(cache: Path) -> dict[str, str]:
     """Environment for a CLI child: our cache, no hub, no stray XMODAL_HOME, no colour."""
     env = dict(os.environ)
     env.pop("XMODAL_HOME", None)
+    # The child runs this tree's code even through the venv's console script (an editable
+    # install points at whichever checkout made the venv, e.g. a bench run from a snapshot).
+    tree = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, env.get("PYTHONPATH", "")) if p)
     env.update(
         XMODAL_CACHE=str(cache),
         HF_HUB_OFFLINE="1",
