@@ -26,7 +26,9 @@ Measured, per space (one query at a time, warm):
 - xmodal: a reader, `open_collection(DIR)`, then `collection.vectors.search(space, q, 10)`
   (FAISS on the memory-mapped saved index, IVF candidates re-scored from SQLite); filtered:
   `catalog.matching_items(space, "image", (RARE,), most=N)` + `vectors.search(...,
-  allowed=...)` timed together per query (`filtered_*`), and search.py's `_search_space`
+  allowed=...)` timed together per query (`filtered_*`: the reader remembers the folder's
+  selection after the first query; `filtered_first_*` forgets it before each query, as for
+  a folder asked for the first time), and search.py's `_search_space`
   with `make_filters(under=[RARE])` (`filtered_product_*`, hits collapsed to files);
 - flat: faiss.IndexFlatIP over the stored vectors, 1 thread (as xmodal's own search);
 - rclip: every BLOB (with its path) loaded from SQLite into one numpy matrix (`rclip_load_s`,
@@ -560,6 +562,10 @@ def measure_xmodal(
             allowed = catalog.matching_items(space, "image", (RARE,), most=size)
             return store.search(space, query, K, allowed=allowed)[1].tolist()
 
+        def filtered_first(query: np.ndarray) -> list[int]:
+            catalog.forget_selections()  # as if this folder were asked for the first time
+            return filtered(query)
+
         filters = make_filters(under=[Path(RARE)])
 
         def product(query: np.ndarray) -> list[str]:
@@ -569,6 +575,7 @@ def measure_xmodal(
         times, found = timed_queries(plain, queries)
         few = queries[:filtered_queries]
         f_times, f_found = timed_queries(filtered, few, warmup=1)
+        first_times, _ = timed_queries(filtered_first, few, warmup=1)
         product(queries[0])
         p_times, p_hits = [], []
         for query in few:
@@ -578,6 +585,7 @@ def measure_xmodal(
     rare_paths = [{paths[int(i)] for i in row} for row in rare_truth[: len(few)]]
     product_hits = sum(len(set(h) & t) for h, t in zip(p_hits, rare_paths, strict=True))
     filtered_figures = percentiles(f_times)
+    first_figures = percentiles(first_times)
     product_figures = percentiles(p_times)
     return {
         **percentiles(times),
@@ -585,6 +593,8 @@ def measure_xmodal(
         "filtered_p50_ms": filtered_figures["p50_ms"],
         "filtered_p99_ms": filtered_figures["p99_ms"],
         "filtered_recall_at_10": recall(f_found, rare_truth),
+        "filtered_first_p50_ms": first_figures["p50_ms"],
+        "filtered_first_p99_ms": first_figures["p99_ms"],
         "filtered_product_p50_ms": product_figures["p50_ms"],
         "filtered_product_p99_ms": product_figures["p99_ms"],
         "filtered_product_recall_at_10": round(product_hits / (K * len(few)), 4),

@@ -26,6 +26,7 @@ import numpy as np
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.store import codec
 from xmodal_cli.store.catalog_lexical import Words
+from xmodal_cli.store.catalog_select import Selections
 from xmodal_cli.store.codec import blob_size
 from xmodal_cli.store.rows import (
     STAGED,
@@ -52,6 +53,7 @@ class Catalog:
         self.path = path
         self.writable = writable
         self._conn = conn
+        self._selections = Selections(conn)
 
     @classmethod
     def open(cls, directory: Path, *, create: bool = False, writable: bool = False) -> Catalog:
@@ -409,25 +411,12 @@ class Catalog:
         self, space: str, modality: str, under: tuple[str, ...], most: int, also: Clause = ALL
     ) -> np.ndarray | None:
         """Ids of `space` items of `modality` files inside `under` (any folder if empty) that
-        meet `also`, or None when more than `most` match (a filter that keeps that much is
-        cheaper after). Files are the outer loop (CROSS JOIN fixes the order), found by the path
-        index for folders ('/' sorts just before '0': one range per folder) or the facet indexes
-        of `also` (the unary + keeps the modality index out), else by the modality index."""
-        roots = [r.rstrip("/") for r in under]
-        roots = [] if "" in roots else roots
-        plus = "+" if roots or also != ALL else ""
-        where = ["items.space = ?", f"{plus}files.modality = ?", also.sql]
-        params = [space, modality, *also.params]
-        if roots:
-            one = "(files.path = ? OR (files.path > ? AND files.path < ?))"
-            where.append("(" + " OR ".join([one] * len(roots)) + ")")
-            params += [part for root in roots for part in (root, root + "/", root + "0")]
-        rows = self._conn.execute(
-            "SELECT items.id FROM files CROSS JOIN items ON items.file_id = files.id "
-            f"WHERE {' AND '.join(where)} LIMIT ?",
-            (*params, most + 1),
-        ).fetchall()
-        return None if len(rows) > most else np.asarray([r[0] for r in rows], dtype=np.int64)
+        meet `also`, or None when more than `most` match (store/catalog_select.py)."""
+        return self._selections.items(space, modality, tuple(under), most, also)
+
+    def forget_selections(self) -> None:
+        """Drop the remembered selections (to time a filter asked for the first time)."""
+        self._selections = Selections(self._conn)
 
     def sample_vectors(
         self, space: str, dim: int, size: int, modality: str | None = None
