@@ -11,8 +11,10 @@ Figures (one JSON line):
   and without faces, and the people passage's false alarms on photos without people.
 - photos: `xmodal index` photos/s on --n real-size JPEGs of bench/index_throughput.py's
   corpus (ordinary photos, a few with text), with and without --no-ocr, best of --repeat.
-- per_image_ms: in one thread, the stages of models/sight.py: the glance (whole picture at
-  320 px), the face detector, the OCR gate, and reading (only on pictures the gate passes).
+- per_image_ms: in one thread, the stages of models/sight.py: the photo's decode, what
+  keeping its whole picture at 320 px adds to it (`whole`), reading the file again for that
+  instead (`glance`, what earlier releases did), the face detector, the OCR gate, and
+  reading (only on pictures the gate passes).
 --tree DIR runs the CLI from another checkout (e.g. `git archive HEAD`) for "before" figures
 of the people and photo queries.
 """
@@ -120,25 +122,35 @@ def ordinary(photos: list[Path]) -> list[Path]:
 
 
 def stage_costs(pictures: list[Path]) -> dict[str, Any]:
-    """Milliseconds per picture for each stage of models/sight.py, one thread."""
+    """Milliseconds per picture for each stage of models/sight.py, one thread. `whole`: what
+    keeping the whole picture at 320 px adds to the photo's own decode (decode_image's
+    `whole`, what the indexer does); `glance`: reading the file again for it instead."""
     from xmodal_cli.media.glance import glance
-    from xmodal_cli.models import ocr, people
-    from xmodal_cli.models.sight import ImageWords
+    from xmodal_cli.media.image import decode_image
+    from xmodal_cli.models import ocr, people, sight
 
-    words = ImageWords(read_text=True, passage_words=120)
+    words = sight.ImageWords(read_text=True, passage_words=120)
     assert words.reader is not None
-    times: dict[str, list[float]] = {"glance": [], "faces": [], "gate": [], "read": []}
+    stages = ("decode", "whole", "glance", "faces", "gate", "read")
+    times: dict[str, list[float]] = {k: [] for k in stages}
     passed = 0
     words.passages(str(pictures[0]))  # load the engines
     for path in pictures:
         began = time.perf_counter()
-        small = glance(str(path), people.FACE_SIDE)
+        decode_image(str(path))
+        times["decode"].append(time.perf_counter() - began)
+        began = time.perf_counter()
+        small = decode_image(str(path), whole=sight.GLANCE_SIDE).whole
+        times["whole"].append(time.perf_counter() - began - times["decode"][-1])
+        began = time.perf_counter()
+        glance(str(path), people.FACE_SIDE)
         times["glance"].append(time.perf_counter() - began)
+        assert small is not None
         began = time.perf_counter()
         words.faces.find(small)
         times["faces"].append(time.perf_counter() - began)
         began = time.perf_counter()
-        worth = words._worth_reading(str(path), small)
+        worth = words._worth_reading(sight._looker(str(path), small), small)
         times["gate"].append(time.perf_counter() - began)
         if worth:
             passed += 1

@@ -113,6 +113,28 @@ def test_image_passages_hold_the_words_read_and_say_nothing_without_text(photo_d
     assert {p.position for p in words.passages(str(photo_dir / "astronaut.png"))} == {PEOPLE}
 
 
+@pytest.mark.slow
+def test_the_picture_decoded_with_the_photo_is_not_read_again(photo_dir, tmp_path, monkeypatch):
+    from xmodal_cli.media.image import decode_image
+    from xmodal_cli.models import sight
+
+    words = ImageWords(read_text=True, passage_words=120)
+    invoice = str(draw_invoice(tmp_path / "invoice.png"))
+    cases = [invoice, str(photo_dir / "astronaut.png"), str(photo_dir / "chelsea.png")]
+    alone = [words.passages(path) for path in cases]
+    reads: list[int] = []
+    real_glance = sight.glance
+    monkeypatch.setattr(sight, "glance", lambda p, side: reads.append(side) or real_glance(p, side))
+    decoded = [decode_image(path, whole=sight.GLANCE_SIDE) for path in cases]
+    assert all(d.whole is not None and max(d.whole.shape[:2]) <= sight.GLANCE_SIDE for d in decoded)
+    together = [words.passages(p, d.whole) for p, d in zip(cases, decoded, strict=True)]
+    assert [[x.text for x in f] for f in together] == [[x.text for x in f] for f in alone]
+    assert reads == [ocr.READ_SIDE]  # only the invoice, read at full size; nothing re-glanced
+    # Pixels alone (a video frame, a rendered page) give the same words.
+    pixels = np.asarray(Image.open(invoice).convert("RGB"))
+    assert [x.text for x in words.passages(pixels)] == [x.text for x in alone[0]]
+
+
 def test_ids_record_ocr_and_old_indexes_keep_their_variant():
     for variant in lite.VARIANTS:
         with_ocr, without = lite.model_ids(variant), lite.model_ids(variant, False)

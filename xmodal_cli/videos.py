@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,8 +58,8 @@ def analyse_video(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Video:
     """Frames and soundtrack of `path` as items; DecodeError if it has neither."""
-    # What the image pipeline adds to a photo (lite: people, words in it) from its path.
-    seen: Callable[[str], list[Passage]] | None = getattr(profile, "image_passages", None)
+    # What the image pipeline adds to a photo (lite: people, words in it) from its pixels.
+    seen: Callable[..., list[Passage]] | None = getattr(profile, "image_passages", None)
     stream, frames = read_frames(
         path,
         size=profile.image_size,
@@ -114,20 +113,13 @@ def _soundtrack(
     )
 
 
-def _seen_in(frame: Frame, seen: Callable[[str], list[Passage]]) -> list[Passage]:
-    """The photo pipeline's passages for one frame, at the frame's second. It reads photos
-    from a path, so the frame is handed over as a JPEG in a temporary file (deleted at once):
-    whatever that pipeline learns to see, frames get too. On Linux the file has no name
-    (read through /proc/self/fd), so even a SIGKILL leaves nothing behind."""
-    unnamed = os.path.isdir("/proc/self/fd")
-    maker = tempfile.TemporaryFile if unnamed else tempfile.NamedTemporaryFile
-    with maker(suffix=".jpg", prefix="xmodal-frame-") as handle:
-        frame.whole.save(handle, format="JPEG", quality=92)
-        handle.flush()
-        try:
-            found = seen(f"/proc/self/fd/{handle.fileno()}" if unnamed else handle.name)
-        except DecodeError:
-            return []
+def _seen_in(frame: Frame, seen: Callable[..., list[Passage]]) -> list[Passage]:
+    """The photo pipeline's passages for one frame, at the frame's second: whatever that
+    pipeline learns to see in a picture's pixels, frames get too."""
+    try:
+        found = seen(np.asarray(frame.whole.convert("RGB"), dtype=np.uint8))
+    except DecodeError:
+        return []
     return [Passage(int(frame.seconds), p.text, p.snippet) for p in found]
 
 

@@ -2,8 +2,9 @@
 
 `decode_image` gives the classifier a centre square at 224 px; a face at the edge of a group
 photo or the words along a screenshot's side are outside it, and text is unreadable at that
-size. This reads the same file again, whole, under the same guards (formats, pixel cap),
-asking a JPEG for a reduced decode so a 12 MP photo costs a few milliseconds.
+size. `decode_image(whole=...)` keeps the whole picture at the detectors' first size from
+the same decode; this reads the file again at a larger size (text to read), under the same
+guards (formats, pixel cap), asking a JPEG for a reduced decode.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from xmodal_cli.media import DecodeError
-from xmodal_cli.media.image import _FORMATS, MAX_PIXELS, _quiet_pil_warnings, _to_rgb
+from xmodal_cli.media.image import _FORMATS, MAX_PIXELS, _quiet_pil_warnings, whole_rgb
 from xmodal_cli.media.photo_formats import open_picture
 
 
 def glance(path: str, side: int) -> np.ndarray:
     """RGB uint8 (h, w, 3) of the whole image, its longer side at most `side` px; raise
     DecodeError if it cannot be read (the caller decoded it once already, so this is rare)."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     _quiet_pil_warnings()
     try:
@@ -29,13 +30,7 @@ def glance(path: str, side: int) -> np.ndarray:
             im.draft("RGB", (side, side))
             im.load()
             ImageOps.exif_transpose(im, in_place=True)
-            picture: Image.Image = _to_rgb(im) if im.mode in ("1", "P", "PA", "HSV") else im
-            scale = side / max(picture.size)
-            if scale < 1:
-                width, height = picture.size
-                size = (max(1, round(width * scale)), max(1, round(height * scale)))
-                picture = picture.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-            return np.asarray(_to_rgb(picture), dtype=np.uint8)
+            return whole_rgb(im, side)
     except DecodeError:
         raise
     except Exception as exc:  # PIL raises many types for bad data

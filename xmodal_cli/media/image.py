@@ -27,14 +27,18 @@ _GPS_IFD = 0x8825
 
 @dataclass
 class DecodedImage:
-    """A square RGB uint8 array ready for the model, plus metadata worth showing."""
+    """A square RGB uint8 array ready for the model, plus metadata worth showing, and the
+    whole picture at a small size when asked (what face and text detectors look at)."""
 
     pixels: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    whole: np.ndarray | None = None
 
 
-def decode_image(path: str, size: int = 224) -> DecodedImage:
-    """Open, orient and centre-crop an image to `size`×`size`; raise DecodeError if unusable."""
+def decode_image(path: str, size: int = 224, whole: int = 0) -> DecodedImage:
+    """Open, orient and centre-crop an image to `size`×`size`, and with `whole` also keep the
+    whole picture, its longer side at most `whole` px, from the same decode (reading the
+    file again for it cost 5.7 ms a photo); raise DecodeError if unusable."""
     from PIL import Image, ImageOps
 
     _quiet_pil_warnings()
@@ -47,13 +51,14 @@ def decode_image(path: str, size: int = 224) -> DecodedImage:
                 raise DecodeError("image has no pixels")
             info = _exif_info(im)
             # JPEG can decode at 1/2, 1/4, 1/8 scale directly: far less work per photo.
-            im.draft("RGB", (size, size))
+            im.draft("RGB", (max(size, whole), max(size, whole)))
             im.load()
             loaded = im.size  # after draft(): a JPEG may have been decoded at 1/2 … 1/8
             # In place: a copy of an unrotated image would double the peak memory.
             ImageOps.exif_transpose(im, in_place=True)
             # Inside the try: a failure while converting or scaling is a skip, not a crash.
             pixels = _square_rgb(im, size)
+            kept = whole_rgb(im, whole) if whole else None
             # As a person sees it: a portrait phone photo stays portrait after rotation.
             turned = im.size != loaded
             info["width"], info["height"] = (height, width) if turned else (width, height)
@@ -65,7 +70,7 @@ def decode_image(path: str, size: int = 224) -> DecodedImage:
         raise DecodeError("image too large (decompression bomb guard)") from None
     except Exception as exc:  # PIL raises many types for bad data; all mean "skip this file"
         raise DecodeError(f"not a readable image ({_short(exc)})") from None
-    return DecodedImage(pixels=pixels, info=info)
+    return DecodedImage(pixels=pixels, info=info, whole=kept)
 
 
 def _quiet_pil_warnings() -> None:
@@ -91,6 +96,19 @@ def _square_rgb(im: Any, size: int) -> np.ndarray:
     if im.mode in _CONVERT_FIRST:
         im = _to_rgb(im)
     return np.asarray(_to_rgb(_scaled_square(im, size)), dtype=np.uint8)
+
+
+def whole_rgb(im: Any, side: int) -> np.ndarray:
+    """The whole of a loaded, oriented picture as RGB uint8, its longer side at most `side`."""
+    from PIL import Image
+
+    picture = _to_rgb(im) if im.mode in _CONVERT_FIRST else im
+    scale = side / max(picture.size)
+    if scale < 1:
+        width, height = picture.size
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        picture = picture.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(_to_rgb(picture), dtype=np.uint8)
 
 
 def _to_rgb(im: Any) -> Any:

@@ -31,7 +31,7 @@ from xmodal_cli.models import (
     people,
     registry,
 )
-from xmodal_cli.models.sight import ImageWords
+from xmodal_cli.models.sight import GLANCE_SIDE, ImageWords, Picture
 from xmodal_cli.models.whisper import Transcriber, Transcript
 from xmodal_cli.recordings import Passage
 
@@ -132,6 +132,7 @@ class LiteProfile:
         self.read_text = read_text  # False: `index --no-ocr`
         self.model_ids = model_ids(variant, read_text)
         self._sight = ImageWords(read_text=read_text, passage_words=self.passage_words)
+        self.glance_side = GLANCE_SIDE  # the whole picture image_passages looks at first
         # Created here (it loads lazily, under its own lock): two decode threads must not
         # each build a Whisper model.
         self._transcriber = Transcriber(device)
@@ -200,10 +201,11 @@ class LiteProfile:
             captions=conse.captions(probs, labels),
         )
 
-    def image_passages(self, path: str) -> list[Passage]:
-        """The people in a picture and the words written in it, as passages (decoder.py
-        asks every profile that has this method, in the decode threads)."""
-        return self._sight.passages(path)
+    def image_passages(self, picture: Picture, small: np.ndarray | None = None) -> list[Passage]:
+        """The people in a picture (a path, or its pixels) and the words written in it, as
+        passages (decoder.py asks every profile that has this method, in the decode threads,
+        handing over the whole picture at `glance_side` that it decoded with the photo)."""
+        return self._sight.passages(picture, small)
 
     def transcribe(
         self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False

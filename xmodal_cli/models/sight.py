@@ -5,6 +5,8 @@ thread. Each becomes a text-space item of the image: a search for "a group of pe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from xmodal_cli.media.glance import glance
@@ -13,6 +15,10 @@ from xmodal_cli.recordings import Passage
 
 PEOPLE = -1  # the position of an image's people passage; words read are at 1, 2, …
 SNIPPET_CHARS = 120
+GLANCE_SIDE = people.FACE_SIDE  # the whole picture the decoder keeps for this module
+
+# A picture: a file's path, or its whole pixels (a video frame, a rendered page) as RGB.
+Picture = str | np.ndarray
 
 
 class ImageWords:
@@ -23,19 +29,22 @@ class ImageWords:
         self.reader = ocr.TextReader() if read_text else None
         self.passage_words = passage_words
 
-    def passages(self, path: str) -> list[Passage]:
-        small = glance(path, people.FACE_SIDE)
+    def passages(self, picture: Picture, small: np.ndarray | None = None) -> list[Passage]:
+        """`small`: the whole picture at GLANCE_SIDE when the caller has it (decode_image's
+        `whole`); a path is read again only for the larger sizes text is read at."""
+        look = _looker(picture, small)
+        small = look(people.FACE_SIDE)
         out = []
         said = self.faces.find(small).words()
         if said is not None:
             out += [Passage(PEOPLE, text, said[1]) for text in said[0]]
-        if self.reader is not None and self._worth_reading(path, small):
-            lines = self.reader.read(glance(path, ocr.READ_SIDE))
+        if self.reader is not None and self._worth_reading(look, small):
+            lines = self.reader.read(look(ocr.READ_SIDE))
             for number, text in enumerate(ocr.passages_of(lines, self.passage_words), 1):
                 out.append(Passage(number, text, _quoted(text)))
         return out
 
-    def _worth_reading(self, path: str, small: np.ndarray) -> bool:
+    def _worth_reading(self, look: Callable[[int], np.ndarray], small: np.ndarray) -> bool:
         """The gate: the detector on the picture at GATE_SIDE; a flat picture (a screenshot,
         a scan: most pixels one colour) whose small text vanishes at that size gets a second
         look at FLAT_GATE_SIDE."""
@@ -44,7 +53,21 @@ class ImageWords:
             return True
         if flat_share(small) < ocr.FLAT_SHARE:
             return False
-        return self.reader.text_share(glance(path, ocr.FLAT_GATE_SIDE)) >= ocr.GATE_SHARE
+        return self.reader.text_share(look(ocr.FLAT_GATE_SIDE)) >= ocr.GATE_SHARE
+
+
+def _looker(picture: Picture, small: np.ndarray | None) -> Callable[[int], np.ndarray]:
+    """The picture at a longer side of at most N px: scaled from memory where the pixels
+    held are enough, else (a path) read again."""
+
+    def look(side: int) -> np.ndarray:
+        if isinstance(picture, np.ndarray):
+            return _fit(picture, side)
+        if small is not None and side <= GLANCE_SIDE:
+            return _fit(small, side)
+        return glance(picture, side)
+
+    return look
 
 
 def flat_share(rgb: np.ndarray) -> float:
