@@ -196,7 +196,15 @@ def test_a_whole_run_with_the_clip_profile(model_dir, tmp_path, photo_dir) -> No
     # status needs no model files: not even --model-path.
     status = json.loads(runner.invoke(app, ["status", "--json", "--index-dir", str(index)]).stdout)
     assert status["profile"] == "clip"
-    assert status["vectors"]["clip"] == 23 + status["counts"]["text"]["items"] + 3 + 1
+    # Images, notes' passages, recordings' descriptions, the memo's transcript, and the words
+    # read in page.png (the one sample photo with text): OCR serves hub profiles too.
+    assert status["vectors"]["clip"] == 23 + status["counts"]["text"]["items"] + 3 + 1 + 1
+    read = runner.invoke(
+        app, ["search", "segmentation markers", "--json", "--type", "image", *common]
+    )
+    assert read.exit_code == 0, read.output
+    first = json.loads(read.stdout)[0]
+    assert first["path"].endswith("page.png") and "Region-based segmentation" in first["snippet"]
     # 12 s: one window (a 2 s tail, under half a window, is dropped); kick and memo: one each.
     assert status["vectors"]["clap"] == 1 + 1 + 1
 
@@ -296,3 +304,15 @@ def test_passages_fit_what_each_text_tower_reads(clip, siglip, tmp_path) -> None
     for profile, words in ((clip, 80), (siglip, 40)):
         decoded = decode_file(record, profile)
         assert max(len(p.snippet.split()) for p in decoded.passages) == words
+
+
+def test_hub_indexes_made_before_ocr_keep_their_ids_until_asked(model_dir) -> None:
+    new = load_profile("clip", device="cpu", model_path=model_dir)
+    assert new.read_text and "+ocr(" in new.model_ids["clip"]  # type: ignore[attr-defined]
+    before = {**new.model_ids, "clip": new.model_ids["clip"].split("+ocr(")[0]}
+    old = load_profile("clip", device="cpu", model_path=model_dir, model_ids=before)
+    assert old.model_ids == before  # no re-encoding forced on an existing clip index
+    asked = load_profile(
+        "clip", device="cpu", model_path=model_dir, model_ids=before, read_text=True
+    )
+    assert asked.model_ids == new.model_ids  # `index --ocr` upgrades it in place

@@ -83,7 +83,7 @@ def load_profile(
 
     `model_ids` are what an existing index records: when they are exactly one variant's, that
     variant is built, so an index never mixes float and INT8 vectors; otherwise the default
-    (INT8 on a CPU, float on CUDA). `read_text` (lite: words in images, off with `index
+    (INT8 on a CPU, float on CUDA). `read_text` (words in images, off with `index
     --no-ocr`) follows the ids likewise, else is on. Hub profiles need their files on this
     machine (the Hugging Face cache, or `model_path`); without them this fails with the
     command that fetches them."""
@@ -99,9 +99,12 @@ def load_profile(
             device=device, variant=lite.variant_of(model_ids), read_text=read_text
         )
     folders = registry.require(spec, model_path)
+    from xmodal_cli.models import ocr
     from xmodal_cli.models.hub import HubProfile
 
-    return HubProfile(spec, folders, device=device)
+    if read_text is None:  # an index made before hub profiles read text keeps not reading it
+        read_text = model_ids is None or ocr.MODEL_ID in model_ids.get(spec.name, "")
+    return HubProfile(spec, folders, device=device, read_text=read_text)
 
 
 def typical_queries() -> list[str]:

@@ -19,9 +19,11 @@ import numpy as np
 
 from xmodal_cli import config
 from xmodal_cli.errors import XmodalError
-from xmodal_cli.models import SPACE_ACOUSTIC, ImageEncoding, acoustic, hub_onnx
+from xmodal_cli.models import SPACE_ACOUSTIC, ImageEncoding, acoustic, hub_onnx, ocr
 from xmodal_cli.models.registry import CLAP, CLIP_IMAGE, CLIP_TEXT, SIGLIP, ProfileSpec
+from xmodal_cli.models.sight import GLANCE_SIDE, ImageWords, Picture
 from xmodal_cli.models.whisper import Transcriber, Transcript
+from xmodal_cli.recordings import Passage
 
 SPACE_CLAP = "clap"
 CLAP_RATE = 48_000
@@ -275,9 +277,17 @@ class HubProfile:
     sound_rate: int | None = CLAP_RATE
     sound_window = CLAP_SECONDS
 
-    def __init__(self, spec: ProfileSpec, folders: dict[str, Path], device: str = "auto") -> None:
+    def __init__(
+        self,
+        spec: ProfileSpec,
+        folders: dict[str, Path],
+        device: str = "auto",
+        *,
+        read_text: bool = True,
+    ) -> None:
         self.name = spec.name
         self.variant = "float"  # hub towers are never quantised
+        self.read_text = read_text  # False: `index --no-ocr`
         resolved = config.resolve_device(device)
         if spec.towers == "clip":
             self.towers: _VisionTextTower = ClipTowers(
@@ -303,7 +313,7 @@ class HubProfile:
             SPACE_ACOUSTIC: acoustic.DIM,
         }
         self.model_ids = {
-            spec.name: vision_id,
+            spec.name: vision_id + (f"+{ocr.MODEL_ID}" if read_text else ""),
             SPACE_CLAP: CLAP.repo,
             SPACE_ACOUSTIC: acoustic.MODEL_ID,
         }
@@ -314,6 +324,12 @@ class HubProfile:
             "video": spec.name,  # a video is like another by its frames
         }
         self.passage_words = spec.passage_words  # a passage should fit, not be cut in half
+        # The words read in a picture become its passages, as in lite; people are not
+        # described: these towers see them in the picture's own vector.
+        self._sight = ImageWords(
+            read_text=read_text, passage_words=self.passage_words, find_people=False
+        )
+        self.glance_side = GLANCE_SIDE
         self._transcriber = Transcriber(device)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
@@ -341,6 +357,10 @@ class HubProfile:
 
     def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
         return {SPACE_CLAP: self.clap.encode_sounds(windows)}
+
+    def image_passages(self, picture: Picture, small: np.ndarray | None = None) -> list[Passage]:
+        """The words written in a picture, as passages (see LiteProfile.image_passages)."""
+        return self._sight.passages(picture, small)
 
     def transcribe(
         self, samples: np.ndarray, cancelled: Callable[[], bool] = lambda: False

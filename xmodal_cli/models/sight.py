@@ -22,10 +22,11 @@ Picture = str | np.ndarray
 
 
 class ImageWords:
-    """Passages for one image path; `read_text=False` is `index --no-ocr`."""
+    """Passages for one picture; `read_text=False` is `index --no-ocr`; `find_people=False`
+    for models that see people in the picture's own vector (CLIP, SigLIP)."""
 
-    def __init__(self, *, read_text: bool, passage_words: int) -> None:
-        self.faces = people.FaceFinder()
+    def __init__(self, *, read_text: bool, passage_words: int, find_people: bool = True) -> None:
+        self.faces = people.FaceFinder() if find_people else None
         self.reader = ocr.TextReader() if read_text else None
         self.passage_words = passage_words
 
@@ -35,7 +36,7 @@ class ImageWords:
         look = _looker(picture, small)
         small = look(people.FACE_SIDE)
         out = []
-        said = self.faces.find(small).words()
+        said = self.faces.find(small).words() if self.faces is not None else None
         if said is not None:
             out += [Passage(PEOPLE, text, said[1]) for text in said[0]]
         if self.reader is not None and self._worth_reading(look, small):
