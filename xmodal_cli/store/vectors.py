@@ -21,6 +21,7 @@ gone. So searching during a long indexing run stays fast and sees every committe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +134,7 @@ class VectorStore:
         self, space: str, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), best first: the main index plus unsaved rows, exact scores."""
+        _one_blas_thread()
         main = self.index(space)
         wide = k * main.layout.rerank if main.approximate else k
         scores, ids = main.search(query, wide, allowed=allowed)
@@ -334,3 +336,13 @@ class VectorStore:
     def _require_writer(self) -> None:
         if not self.writable:
             raise RuntimeError("this index was opened for reading; writes need the writer lock")
+
+
+@functools.cache
+def _one_blas_thread() -> None:
+    """A query's linear algebra (re-ranking a few hundred candidates, the calibration's
+    q·Σ·q at 1280-d) takes 0.2 ms on one thread; OpenBLAS's second thread, spinning for a
+    core that other work holds, made the same product 8 ms (2 cores, load 2.5)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
