@@ -331,6 +331,35 @@ def test_a_filter_inside_an_ivf_index_finds_the_top_of_its_selection(
         assert hits / (10 * len(queries)) >= needed
 
 
+def test_a_spread_selection_is_searched_once_even_with_a_narrow_nprobe(
+    catalog: Catalog, tmp_path: Path, centres: np.ndarray
+) -> None:
+    """With nprobe 1 (the visual space's is small) nprobe/√share cells hold too few of a
+    spread selection's items for the candidates asked; the search widens up front instead
+    of falling back to every cell."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(14)
+    store = _store(catalog, tmp_path)
+    with store.writing():
+        _add(store, _clustered(rng, 3000, centres))
+    main = store.index("text")
+    main.layout = replace(main.layout, nprobe=1)
+    ids = next(catalog.iter_vectors("text", DIM, chunk=10**6))[0]
+    spread = ids[::50]  # 2 %
+    calls: list[int] = []
+    real = main.index.search
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kw)
+
+    main.index.search = counted
+    found = main.search(_clustered(rng, 1, centres)[0], 40, allowed=spread)[1]
+    assert len(found) == 40 and set(found.tolist()) <= set(spread.tolist())
+    assert len(calls) == 1 and main.layout.nlist > 8  # one pass, not a second over every cell
+
+
 def test_a_reader_that_keeps_searching_reads_the_index_into_memory(
     catalog: Catalog, tmp_path: Path, centres: np.ndarray
 ) -> None:
