@@ -721,12 +721,37 @@ def remove_and_check(directory: Path, env: dict[str, str]) -> dict[str, Any]:
 # -- the run -------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace, directory: Path, work: Path, cache: Path) -> dict[str, Any]:
+def run_queries(
+    args: argparse.Namespace, directory: Path, work: Path, cache: Path
+) -> dict[str, Any]:
+    """--queries-only: the query figures and cold starts on an index an earlier run kept
+    (with --keep it ends holding all its photos again), nothing written."""
     env = cli_env(cache)
-    pools, held_out = build_pools(work, cache, args.queries, args.seed)
-    note(f"writing {args.items} photos into {directory}")
-    written = write_photos(directory, pools, args.items)
-    note(f"written in {written['s']} s: {written}")
+    _, held_out = build_pools(work, cache, args.queries, args.seed)
+    spaces = query_figures(args, directory, held_out, {"builds": []}, env)
+    search_cmd = [*xmodal_command(), "search", "a dog on the beach", "--json"]
+    similar_cmd = [*xmodal_command(), "similar", str(held_out["unindexed"]), "--json"]
+    cold_search = cold_runs([*search_cmd, "--index-dir", str(directory)], env, args.runs)
+    cold_similar = cold_runs([*similar_cmd, "--index-dir", str(directory)], env, args.runs)
+    note(f"cold search {cold_search}, similar {cold_similar}")
+    return {
+        "items": args.items,
+        "queries_only": str(directory),
+        "spaces": spaces,
+        "cold_search_s": cold_search["median"],
+        "cold_similar_s": cold_similar["median"],
+        "search_peak_rss_mib": cold_search["peak_rss_mib"],
+    }
+
+
+def query_figures(
+    args: argparse.Namespace,
+    directory: Path,
+    held_out: dict[str, Any],
+    written: dict[str, Any],
+    env: dict[str, str],
+) -> dict[str, Any]:
+    """Per space: xmodal's queries beside exact flat search and the rclip method."""
     indexes = status_indexes(directory, env)
     disk = disk_usage(directory, args.items)
     spaces: dict[str, Any] = {}
@@ -753,6 +778,17 @@ def run(args: argparse.Namespace, directory: Path, work: Path, cache: Path) -> d
             "index": indexes.get(space),
         }
         note(f"{space}: {spaces[space]}")
+    return spaces
+
+
+def run(args: argparse.Namespace, directory: Path, work: Path, cache: Path) -> dict[str, Any]:
+    env = cli_env(cache)
+    pools, held_out = build_pools(work, cache, args.queries, args.seed)
+    note(f"writing {args.items} photos into {directory}")
+    written = write_photos(directory, pools, args.items)
+    note(f"written in {written['s']} s: {written}")
+    disk = disk_usage(directory, args.items)
+    spaces = query_figures(args, directory, held_out, written, env)
     search_cmd = [*xmodal_command(), "search", "a dog on the beach", "--json"]
     search_cmd += ["--index-dir", str(directory)]
     similar_cmd = [*xmodal_command(), "similar", str(held_out["unindexed"]), "--json"]
@@ -823,6 +859,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="cold processes per command")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache", default=None, help="XMODAL_CACHE (default /tmp/xc-bench)")
+    parser.add_argument(
+        "--queries-only",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only the query figures and cold starts, on DIR kept by an earlier --keep run "
+        "with the same --items and --seed",
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     load = os.getloadavg()[0]
@@ -830,11 +874,12 @@ def main() -> None:
     os.environ["XMODAL_CACHE"] = str(cache)
     os.environ.pop("XMODAL_HOME", None)
     work = Path(tempfile.mkdtemp(prefix="xmodal-million-"))
-    directory = (args.keep or work / "index").absolute()
-    if (directory / "catalog.db").exists():
+    directory = (args.queries_only or args.keep or work / "index").absolute()
+    if args.queries_only is None and (directory / "catalog.db").exists():
         raise SystemExit(f"{directory} already holds an index: give an empty or new folder")
     try:
-        out = run(args, directory, work, cache)
+        measure = run if args.queries_only is None else run_queries
+        out = measure(args, directory, work, cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out["total_s"] = round(time.perf_counter() - began, 1)
