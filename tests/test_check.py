@@ -188,3 +188,58 @@ def test_index_files_are_private(tmp_path):
     assert directory.stat().st_mode & 0o777 == 0o700
     for path in directory.iterdir():
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+# -- the lexical index (FTS5, schema 7) -----------------------------------------------------
+def _exact(directory: Path, word: str) -> list[str]:
+    """Names of the files a search finds by their words (not by their vectors alone)."""
+    with _open(directory) as col:
+        return [Path(h.path).name for h in col.search(word, limit=20) if h.words]
+
+
+def test_lexical_rows_deleted_behind_the_index_are_found_and_restored(built):
+    directory, tree = built
+    assert _exact(directory, "Narita") == ["japan_itinerary.md"]
+    pancakes = str(tree / "notes" / "pancakes.md")
+    # Another program deletes rows: a note's passages (the triggers keep FTS in step) …
+    sql(directory, "DELETE FROM words WHERE kind = 'passage' AND body LIKE '%Narita%'")
+    # … a file's name row, one row from the FTS index alone, and adds a row for no file.
+    sql(directory, "DELETE FROM words WHERE kind = 'name' AND body = ?", pancakes)
+    sql(directory, "DELETE FROM words_fts WHERE rowid = (SELECT MAX(id) FROM words)")
+    sql(directory, "INSERT INTO words(file_id, position, kind, body) VALUES (9999, 0, 'x', 'y')")
+    assert _exact(directory, "Narita") == []  # what the damage costs a user
+    with _open(directory) as col:
+        report = col.check()
+    found = {p.code: p for p in report.problems}
+    assert set(found) == {
+        "lexical-corrupt",
+        "lexical-missing-name",
+        "lexical-missing-words",
+        "lexical-orphans",
+    }, report.as_dict()
+    assert found["lexical-missing-name"].examples == [pancakes]
+    assert found["lexical-missing-words"].count == 1
+    assert found["lexical-missing-words"].examples == [str(tree / "notes" / "japan_itinerary.md")]
+    assert found["lexical-orphans"].count == 1
+    broken = runner.invoke(app, ["check", "--index-dir", str(directory)])
+    assert broken.exit_code == 1 and "lexical index" in broken.stdout
+
+    fixed = runner.invoke(app, ["check", "--repair", "--json", "--index-dir", str(directory)])
+    assert fixed.exit_code == 0, fixed.output
+    report_json = json.loads(fixed.stdout)
+    assert report_json["ok"] and any("lexical index" in r for r in report_json["repaired"])
+    assert runner.invoke(app, ["check", "--index-dir", str(directory)]).exit_code == 0
+    assert _exact(directory, "Narita") == ["japan_itinerary.md"]
+    assert _exact(directory, "pancakes") == ["pancakes.md"]  # by its name again
+    with _open(directory) as col:
+        assert col.catalog.words.purge_pending() is False  # the dropped row's terms are gone
+
+
+def test_a_damaged_fts_index_is_a_problem_that_repair_rebuilds(built):
+    directory, _ = built
+    sql(directory, "DELETE FROM words_fts_docsize WHERE id = (SELECT MIN(id) FROM words)")
+    with _open(directory) as col:
+        assert [p.code for p in col.check().problems] == ["lexical-corrupt"]
+    with _open(directory, write=True) as col:
+        assert col.check(repair=True).ok
+    assert _exact(directory, "Narita") == ["japan_itinerary.md"]

@@ -2,7 +2,8 @@
 
 SQLite is the source of truth. Problems are things that make answers wrong or lose data
 (a corrupt database, items without a usable vector, a FAISS file that claims to be current
-but holds other ids); repair deletes unusable rows and rebuilds every derived file. Notes
+but holds other ids, a lexical index that lacks a file's words or holds a gone file's);
+repair deletes unusable rows and rebuilds every derived file and the lexical index. Notes
 are true but harmless facts (a FAISS file older than the catalog is rebuilt on next use,
 files that no longer exist on disk are pruned by the next `index` of their folder).
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from xmodal_cli import adapter
+from xmodal_cli.models import SPACE_TEXT
 from xmodal_cli.store.atomic import leftovers, remove_leftovers
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.schema import SCHEMA_VERSION
@@ -77,6 +79,7 @@ def check_index(vectors: VectorStore) -> Report:
             Finding("schema", f"schema version {version}, expected {SCHEMA_VERSION}")
         )
     _check_rows(catalog, vectors.spaces, report)
+    _check_words(catalog, vectors.spaces, report)
     counts = catalog.space_counts()
     for space in vectors.spaces:
         saved = vectors.saved(space)
@@ -132,6 +135,48 @@ def _check_rows(catalog: Catalog, spaces: dict[str, int], report: Report) -> Non
         )
 
 
+def _check_words(catalog: Catalog, spaces: dict[str, int], report: Report) -> None:
+    """The lexical index (store/catalog_lexical.py): FTS5's integrity check, and a row for
+    every file's name and every passage's words, none for a file that is gone."""
+    found = catalog.words.audit(_text_space(catalog, spaces), _LISTED)
+    if found.fts_error is not None:
+        report.problems.append(
+            Finding("lexical-corrupt", f"the lexical index is damaged ({found.fts_error})")
+        )
+    if found.fts_unchecked is not None:
+        report.notes.append(
+            Finding("lexical-unchecked", f"lexical index not verified ({found.fts_unchecked})")
+        )
+    if found.files_without_name:
+        report.problems.append(
+            Finding(
+                "lexical-missing-name",
+                "files whose name the lexical index lacks",
+                len(found.files_without_name),
+                found.files_without_name[:_LISTED],
+            )
+        )
+    if found.items_without_row:
+        report.problems.append(
+            Finding(
+                "lexical-missing-words",
+                "passages whose words the lexical index lacks",
+                found.items_without_row,
+                found.item_examples,
+            )
+        )
+    if found.orphan_rows:
+        report.problems.append(
+            Finding("lexical-orphans", "lexical rows whose file is gone", found.orphan_rows)
+        )
+
+
+def _text_space(catalog: Catalog, spaces: dict[str, int]) -> str:
+    """The space passages are encoded in: a hub profile's own (clip, siglip), else `text`."""
+    name = (catalog.profile_info() or {}).get("name")
+    return name if isinstance(name, str) and name in spaces else SPACE_TEXT
+
+
 def _check_disk(catalog: Catalog, directory: Path, report: Report) -> None:
     """Notes on what lies outside the catalog: vanished files, temp files of killed runs."""
     missing = [path for path in catalog.files() if not os.path.exists(path)]
@@ -176,6 +221,8 @@ def repair_index(vectors: VectorStore) -> Report:
         removed, forgotten = catalog.delete_unusable(vectors.spaces)
         if removed or forgotten:
             catalog.bump_generation()
+        # After: forgotten files' words go with them (triggers), then the rest is restored.
+        restored = catalog.words.restore(_text_space(catalog, vectors.spaces))
     if removed:
         repaired.append(f"deleted {removed} unusable items")
     if forgotten:
@@ -184,6 +231,7 @@ def repair_index(vectors: VectorStore) -> Report:
     repaired.append(
         "rebuilt " + ", ".join(f"{s}.faiss" for s in vectors.spaces) + " and calibration"
     )
+    repaired.append(f"rebuilt the lexical index ({restored} rows restored or dropped)")
     try:
         adapter.load(vectors.directory)
     except adapter.AdapterError:

@@ -41,8 +41,9 @@ def serve_command(
     in the index is changed except the thumbnail cache. An `xmodal index` running meanwhile
     is seen without a restart. API: /api/search?q=… (the query grammar, and the filters of
     `search` by their option names: type, under, after, before, near, radius, ext,
-    min_size, max_size, longer, shorter, camera, min_score, sort, n), /api/similar?path=…,
-    /api/status, /api/dupes; the same JSON as --json; errors as {"error", "hint"}.
+    min_size, max_size, longer, shorter, camera, min_score, min_relevance, sort, n),
+    /api/similar?path=…, /api/status, /api/dupes; the same JSON as --json; errors as
+    {"error", "hint"}.
 
     Examples:
 

@@ -18,10 +18,11 @@ import numpy as np
 
 from xmodal_cli.errors import XmodalError
 from xmodal_cli.media import DecodeError, read_failure
-from xmodal_cli.media.documents import LabelledChunk, document_chunks, is_document
+from xmodal_cli.media.documents import LabelledChunk, PageReader, document_chunks, is_document
 from xmodal_cli.media.image import decode_image
 from xmodal_cli.media.text import chunk_text, read_text, title_words
 from xmodal_cli.models import Profile
+from xmodal_cli.models.sight import PEOPLE
 from xmodal_cli.planner import content_hash
 from xmodal_cli.recordings import Passage, analyse_for
 from xmodal_cli.scan import FileRecord
@@ -56,11 +57,12 @@ def decode_file(
     if record.size == 0:
         raise DecodeError("empty file")
     if record.modality == "image":
-        image = decode_image(record.path)
         # A profile that sees more than its classifier does (lite: people, words in the
-        # picture) adds text-space passages here, in the worker thread.
+        # picture) adds text-space passages here, in the worker thread, starting from the
+        # whole picture decoded with the classifier's square.
         seen = getattr(profile, "image_passages", None)
-        passages = seen(record.path) if seen is not None else []
+        image = decode_image(record.path, whole=getattr(profile, "glance_side", 0))
+        passages = seen(record.path, image.whole) if seen is not None else []
         return Decoded(record, digest, pixels=image.pixels, passages=passages, info=image.info)
     if record.modality == "audio":
         recording = analyse_for(record.path, profile, cancelled=cancelled)
@@ -74,8 +76,12 @@ def decode_file(
         return Decoded(
             record, digest, passages=video.passages, encoded=video.items, info=video.info
         )
+    info: dict[str, Any] = {}
     if is_document(record.path):  # PDF, Word, OpenDocument, EPUB: passages say the page
-        chunks = document_chunks(record.path, profile.passage_words, cancelled=cancelled)
+        words, reader = profile.passage_words, page_reader(profile)
+        chunks = document_chunks(
+            record.path, words, cancelled=cancelled, read_page=reader, info=info
+        )
     else:
         text = read_text(record.path)
         chunks = [LabelledChunk("", c.text) for c in chunk_text(text, profile.passage_words)]
@@ -90,7 +96,21 @@ def decode_file(
         )
         for number, c in enumerate(chunks)
     ]
-    return Decoded(record, digest, passages=passages)
+    return Decoded(record, digest, passages=passages, info=info)
+
+
+def page_reader(profile: Profile) -> PageReader | None:
+    """The words a profile reads in a picture (unless `--no-ocr`), for scanned PDF pages;
+    the people passage is left out (a page is not a photo)."""
+    seen: Callable[..., list[Passage]] | None = getattr(profile, "image_passages", None)
+    if seen is None or not getattr(profile, "read_text", False):
+        return None
+
+    def read(picture: Any) -> list[str]:
+        found = seen(np.asarray(picture.convert("RGB"), dtype=np.uint8))
+        return [p.text for p in found if p.position != PEOPLE]
+
+    return read
 
 
 def decoded_stream(

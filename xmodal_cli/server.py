@@ -45,7 +45,7 @@ from xmodal_cli.media import DecodeError
 from xmodal_cli.models import Profile
 from xmodal_cli.ordering import check_sort, sort_results
 from xmodal_cli.query import parse_query
-from xmodal_cli.search import Filters, Result, make_filters
+from xmodal_cli.search import Filters, Result, clock, make_filters
 from xmodal_cli.thumbnails import DEFAULT_LIMIT, ThumbnailCache
 
 WEB = Path(__file__).parent / "web"
@@ -53,6 +53,7 @@ PAGE_LIMIT = 24
 API_LIMIT = 10  # the CLI's default
 # What Chromium, Firefox and Safari all play; anything else gets a download link.
 PLAYABLE = frozenset({".mp3", ".wav", ".wave", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac"})
+PLAYABLE_VIDEO = frozenset({".mp4", ".m4v", ".webm", ".ogv"})
 VIEWABLE = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"})
 T = TypeVar("T")
 
@@ -121,7 +122,8 @@ class Shelf:
 # -- asking ---------------------------------------------------------------------------------
 def filters_of(params: QueryParams) -> Filters:
     """The CLI's filter options, as query parameters of the same names (`ext`, `type` and
-    `under` repeatable; `-` in option names becomes `_`)."""
+    `under` repeatable; `-` in option names becomes `_`). Without `min_relevance`, files of
+    other types than the best hit's show from the CLI's default floor (search.py)."""
 
     def text(name: str) -> str | None:
         return (params.get(name) or "").strip() or None
@@ -140,7 +142,12 @@ def filters_of(params: QueryParams) -> Filters:
     )
     types = [t for t in params.getlist("type") if t and t != "any"]
     under = [Path(u) for u in params.getlist("under") if u.strip()]
-    return make_filters(types, under, _number(params, "min_score", float), facets)
+    floor = _number(params, "min_relevance", float)
+    if floor is not None and not 0.0 <= floor <= 1.0:  # what --min-relevance's range allows
+        raise UsageError(
+            f"min_relevance={floor} is out of range", "give 0 to 1, e.g. min_relevance=0.5"
+        )
+    return make_filters(types, under, _number(params, "min_score", float), facets, floor)
 
 
 def _number(params: QueryParams, name: str, kind: Callable[[str], T]) -> T | None:
@@ -184,16 +191,19 @@ def card(result: Result) -> dict[str, Any]:
     extension = os.path.splitext(result.path)[1].lower()
     file_url = _url("/file", path=result.path)
     start = row.get("start_seconds")
+    at = clock(start) if start is not None else ""
     return {
         **row,
         "name": os.path.basename(result.path),
         "folder": os.path.dirname(result.path),
         "file_url": file_url,
         "media_url": file_url + (f"#t={start}" if start else ""),
+        "clock": at,  # shown as a link to the moment; the snippet without it, as `said`
+        "said": row["snippet"].removeprefix(f"{at} ") if at else row["snippet"],
         "download_url": _url("/file", path=result.path, download="1"),
         "thumb_url": _url("/thumb", path=result.path),
         "like_url": _url("/", like=result.path),
-        "playable": extension in PLAYABLE,
+        "playable": extension in (PLAYABLE_VIDEO if result.type == "video" else PLAYABLE),
         "viewable": extension in VIEWABLE or result.type == "text",
     }
 
@@ -401,7 +411,7 @@ class _FdResponse(FileResponse):
         # Text of any kind is shown as plain text, never as HTML in this page's origin; the
         # sandbox policy keeps even a file the browser renders from running script here.
         media = "text/plain; charset=utf-8" if opened.row.modality == "text" else None
-        if media is None and ext not in VIEWABLE | PLAYABLE:
+        if media is None and ext not in VIEWABLE | PLAYABLE | PLAYABLE_VIDEO:
             media = "application/octet-stream"
         # Linux: the descriptor's magic link opens the very file that was checked.
         linux = sys.platform.startswith("linux")

@@ -5,10 +5,17 @@ Each format gives sections that say where they are: a PDF page ("p. 3"), an EPUB
 note (media/text.py) and its passages carry its label, so a search result points at the
 page.
 
+A PDF page with (almost) no text layer is a scanned page: it is rendered at PAGE_SIDE px and
+handed to `read_page` (the profile's words-in-images reader; None with `index --no-ocr`),
+whose words become that page's passages. At most MAX_OCR_PAGES pages of one document are
+read so (1-6 s a page on one core, by how much text it holds): a scanned book is found by
+its first pages, and the file's info counts the pages read and those left unread.
+
 Bad input is skipped with a one-line reason, as for the other decoders: encrypted, truncated,
 zero-length or corrupt files, zip bombs (declared sizes are capped before anything is
-unpacked) and PDFs whose pages hold no text layer (scanned pages: the reason says so).
-PDFium is not thread-safe, so every call into it holds one process-wide lock.
+unpacked) and PDFs without a text layer where nothing was read (the reason says why).
+PDFium is not thread-safe, so every call into it holds one process-wide lock; the reader
+runs outside it.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import zipfile
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xmodal_cli.media import DecodeError, open_regular, read_failure
 from xmodal_cli.media.text import MAX_CHUNKS, MAX_TEXT_BYTES, chunk_text, strip_markup
@@ -30,8 +37,15 @@ MAX_PAGES = 5000  # pages (or chapters) read from one document
 MAX_UNPACKED = 64 * 1024 * 1024  # bytes one XML member of a zip may declare
 MAX_UNPACKED_TOTAL = 512 * 1024 * 1024  # bytes all members may declare (they are all read)
 LABEL_CHARS = 40  # a heading used as a label is cut to this
+MIN_LAYER_WORDS = 3  # a PDF page whose text layer has fewer words is read as a picture
+MAX_OCR_PAGES = 30  # pages of one document read as pictures (~6 s each); the rest are counted
+PAGE_SIDE = 1280  # px, longer side a scanned page is rendered at (models/ocr.py's READ_SIDE)
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 _PDFIUM = threading.Lock()
+PageReader = Callable[["Image"], list[str]]  # a rendered page → passages of the words read
 
 
 @dataclass(frozen=True)
@@ -59,13 +73,17 @@ def document_chunks(
     words: int,
     *,
     cancelled: Callable[[], bool] = lambda: False,
+    read_page: PageReader | None = None,
+    info: dict[str, Any] | None = None,
 ) -> list[LabelledChunk]:
     """The document's passages with their labels; raise DecodeError if it has no text.
 
     Each section is chunked on its own, so a passage never straddles two pages and its
-    label is exact (a short page gives a short passage)."""
+    label is exact (a short page gives a short passage). `info`, when given, receives the
+    counts of scanned pages read and left unread."""
     out: list[LabelledChunk] = []
-    for section in read_document(path, cancelled=cancelled):
+    sections = read_document(path, cancelled=cancelled, read_page=read_page, info=info)
+    for section in sections:
         for chunk in chunk_text(section.text, words, max_chunks=MAX_CHUNKS - len(out)):
             out.append(LabelledChunk(section.label, chunk.text))
         if len(out) >= MAX_CHUNKS:
@@ -76,11 +94,17 @@ def document_chunks(
 
 
 def read_document(
-    path: str, *, cancelled: Callable[[], bool] = lambda: False, max_pages: int = MAX_PAGES
+    path: str,
+    *,
+    cancelled: Callable[[], bool] = lambda: False,
+    max_pages: int = MAX_PAGES,
+    read_page: PageReader | None = None,
+    info: dict[str, Any] | None = None,
 ) -> list[Section]:
     """The document's non-empty sections in reading order; raise DecodeError if unusable."""
     ext = os.path.splitext(path)[1].lower()
-    reader = {".pdf": _pdf, ".docx": _docx, ".odt": _odt, ".epub": _epub}.get(ext)
+    scans = _Scans(read_page)
+    reader = {".pdf": scans.pdf, ".docx": _docx, ".odt": _odt, ".epub": _epub}.get(ext)
     if reader is None:
         raise DecodeError(f"not a document format ({ext or 'no extension'})")
     try:
@@ -99,10 +123,14 @@ def read_document(
         raise DecodeError(f"not a readable {_NAMES[ext]} (too large to unpack)") from None
     except Exception as exc:  # the parsers raise many types for bad data: all mean "skip"
         raise DecodeError(f"not a readable {_NAMES[ext]} ({_short(exc)})") from None
+    if info is not None and scans.read + scans.unread:
+        info.update(scanned_pages_read=scans.read, scanned_pages_unread=scans.unread)
     if not sections:
-        if ext == ".pdf":
+        if ext != ".pdf":
+            raise DecodeError("document has no text")
+        if read_page is None:
             raise DecodeError("PDF has no text layer (a scanned document?)")
-        raise DecodeError("document has no text")
+        raise DecodeError(f"PDF has no text layer and no words were read on {scans.read} pages")
     return sections
 
 
@@ -125,7 +153,42 @@ def _capped(sections: Generator[Section, None, None], max_pages: int) -> list[Se
     return out
 
 
-def _pdf(handle: Any, path: str, cancelled: Callable[[], bool]) -> Generator[Section, None, None]:
+class _Scans:
+    """Reads scanned pages through `read_page` up to MAX_OCR_PAGES, counting the others."""
+
+    def __init__(self, read_page: PageReader | None) -> None:
+        self.read_page = read_page
+        self.read = 0
+        self.unread = 0
+
+    def wants(self, text: str) -> bool:
+        """Whether a page with this text layer should be rendered and read."""
+        if self.read_page is None or len(_LAYER_WORDS.findall(text)) >= MIN_LAYER_WORDS:
+            return False
+        if self.read >= MAX_OCR_PAGES:
+            self.unread += 1
+            return False
+        return True
+
+    def words(self, picture: Image, layer: str) -> str:
+        """The words read on a rendered page, or its layer's few words if they say more."""
+        assert self.read_page is not None
+        self.read += 1
+        read = "\n".join(self.read_page(picture))
+        return read if len(read.split()) > len(layer.split()) else layer
+
+    def pdf(
+        self, handle: Any, path: str, cancelled: Callable[[], bool]
+    ) -> Generator[Section, None, None]:
+        return _pdf(handle, cancelled, self)
+
+
+_LAYER_WORDS = re.compile(r"\w{2,}")
+
+
+def _pdf(
+    handle: Any, cancelled: Callable[[], bool], scans: _Scans
+) -> Generator[Section, None, None]:
     import pypdfium2 as pdfium
 
     with _PDFIUM:
@@ -141,6 +204,7 @@ def _pdf(handle: Any, path: str, cancelled: Callable[[], bool]) -> Generator[Sec
         for number in range(min(pages, MAX_PAGES)):
             if cancelled():
                 raise DecodeError("cancelled")
+            picture = None
             with _PDFIUM:
                 page = document[number]
                 try:
@@ -149,12 +213,24 @@ def _pdf(handle: Any, path: str, cancelled: Callable[[], bool]) -> Generator[Sec
                         text = textpage.get_text_bounded()
                     finally:
                         textpage.close()
+                    if scans.wants(text):
+                        picture = _render(page)
                 finally:
                     page.close()
+            if picture is not None:  # read outside the lock: other threads' PDFs go on
+                text = scans.words(picture, text)
             yield Section(f"p. {number + 1}", text.replace("\r\n", "\n"))
     finally:
         with _PDFIUM:
             document.close()
+
+
+def _render(page: Any) -> Image:
+    """The page as an RGB picture, its longer side PAGE_SIDE px (any page size, bounded)."""
+    width, height = page.get_size()
+    scale = PAGE_SIDE / max(width, height, 1.0)
+    picture: Image = page.render(scale=scale).to_pil().convert("RGB")
+    return picture
 
 
 def _unzipped(handle: Any, ext: str) -> list[str]:

@@ -1,13 +1,14 @@
-// xmodal serve: players start where the words were heard; keys move through the results.
+// xmodal serve: players start where the words were heard (or the frame seen); keys move
+// through the results.
 "use strict";
 
-function startAt(audio) {
-  const start = Number(audio.dataset.start || 0);
+function startAt(player) {
+  const start = Number(player.dataset.start || 0);
   // The #t= fragment in its address already asks for this; some players ignore it.
-  if (start > 0 && audio.currentTime < start - 0.5) audio.currentTime = start;
+  if (start > 0 && player.currentTime < start - 0.5) player.currentTime = start;
 }
 
-document.querySelectorAll("audio[data-start]").forEach((audio) => {
+document.querySelectorAll("audio[data-start], video[data-start]").forEach((audio) => {
   audio.addEventListener("loadedmetadata", () => startAt(audio), { once: true });
   audio.addEventListener("play", () => { if (!audio.dataset.started) { audio.dataset.started = "1"; startAt(audio); } });
 });
@@ -37,7 +38,7 @@ document.addEventListener("keydown", (event) => {
     const more = cards[current].querySelector("a.more");
     if (more) more.click();
   } else if (event.key === " " && current >= 0) {
-    const audio = cards[current].querySelector("audio");
+    const audio = cards[current].querySelector("audio, video");
     if (audio) { event.preventDefault(); audio.paused ? audio.play() : audio.pause(); }
   }
 });
