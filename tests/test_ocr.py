@@ -179,6 +179,11 @@ def test_no_ocr_is_recorded_and_turning_it_on_upgrades_in_place(tmp_path, photo_
     assert lite.reads_text_of(_models(directory)) is True
     words = sql(directory, "SELECT snippet FROM items WHERE position > 0 AND space = 'text'")
     assert [w for (w,) in words if "4471" in w]  # the words read are stored once, as a snippet
+    # … and in the word index, switched with the items: exact words find them, check agrees.
+    exact = sql(directory, "SELECT count(*) FROM words_fts WHERE words_fts MATCH '4471'")
+    assert exact == [(1,)]
+    with open_collection(directory) as col:
+        assert col.check().ok
 
 
 @pytest.mark.slow

@@ -102,7 +102,7 @@ def upgrade_in_place(
                 stage()
     finally:
         reporter.finish()
-    summary.removed += catalog.finish_upgrade()
+    summary.removed += catalog.finish_upgrade(profile.text_space)
 
 
 def _staged(item: NewItem) -> NewItem:

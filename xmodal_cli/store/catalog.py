@@ -246,9 +246,10 @@ class Catalog:
             if target is not None:
                 self.set_meta("upgrade", json.dumps(target, sort_keys=True))
 
-    def finish_upgrade(self) -> int:
+    def finish_upgrade(self, text_space: str) -> int:
         """Switch to the staged items in one commit: the old items go, files that could not be
-        re-encoded are forgotten (the next run encodes them again); returns how many."""
+        re-encoded are forgotten (the next run encodes them again), the word index takes the
+        new passages; returns how many files were forgotten."""
         target = self.upgrade_target()
         assert target is not None, "no upgrade is pending"
         with self.transaction():
@@ -257,6 +258,7 @@ class Catalog:
             forgotten = self._conn.execute(
                 "DELETE FROM files WHERE id NOT IN (SELECT file_id FROM items)"
             ).rowcount
+            self.words.replace_passages(text_space)
             self.set_meta("profile", json.dumps(target, sort_keys=True))
             self._conn.execute("DELETE FROM meta WHERE key IN ('upgrade', 'upgrade_progress')")
             self.bump_generation()

@@ -193,6 +193,18 @@ class Words:
         ).rowcount
         return dropped + added
 
+    def replace_passages(self, text_space: str) -> None:
+        """Inside the transaction that switches an upgrade's items in: every passage row
+        again from the new items (an upgrade may read words the old models did not)."""
+        self._conn.execute("DELETE FROM words WHERE kind = 'passage'")
+        self._conn.execute(
+            "INSERT INTO words(file_id, position, kind, body) "
+            "SELECT items.file_id, items.position, 'passage', items.snippet "
+            f"FROM items JOIN files ON files.id = items.file_id WHERE {PASSAGE_ITEMS} "
+            "ORDER BY items.id",
+            {"space": text_space},
+        )
+
     def items_of(self, file_id: int, space: str) -> tuple[list[int], list[int]]:
         """Ids and positions of a file's items in `space` (to score a file found by words)."""
         rows = self._conn.execute(
