@@ -3,6 +3,7 @@ thumbnail cache, a real browser against a real uvicorn server, and `index --watc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -480,11 +481,17 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 @pytest.fixture
 def live_server(library: dict[str, Any]) -> Iterator[str]:
+    with running(library["dir"], TOKEN) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running(directory: Path, token: str) -> Iterator[str]:
     """The app under a real uvicorn on a free port, in a thread; its base URL."""
     import uvicorn
 
     port = _free_port()
-    app = server.make_app(library["dir"], token=TOKEN, port=port, profile=RecordingProfile())
+    app = server.make_app(directory, token=token, port=port, profile=RecordingProfile())
     app.state.shelf.warm()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uvicorn_server = uvicorn.Server(config)

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from bench.sample_videos import Line, Slide, make_video
 from tests.conftest import RecordingProfile
 from tests.documents import write_notes
-from tests.test_serve import CHROMEDRIVER, _free_port
+from tests.test_serve import CHROMEDRIVER, running
 from xmodal_cli import server
 from xmodal_cli.collection import open_collection
 from xmodal_cli.indexer import IndexOptions
@@ -124,23 +124,8 @@ def test_check_finds_a_video_index_whole(library):
 
 @pytest.fixture
 def live_server(library: dict[str, Any]) -> Iterator[str]:
-    """The app under a real uvicorn on a free port, in a thread; its base URL."""
-    import threading
-
-    import uvicorn
-
-    port = _free_port()
-    app = server.make_app(library["dir"], token=TOKEN, port=port, profile=RecordingProfile())
-    app.state.shelf.warm()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    while not uvicorn_server.started and thread.is_alive():
-        threading.Event().wait(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(30)
+    with running(library["dir"], TOKEN) as url:
+        yield url
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMEDRIVER), reason="needs chromium-driver (make setup)")
