@@ -14,9 +14,12 @@ candidate vectors (d_out) so that each query's relevant candidates rank first:
   dropped, encoded by the caller: users type shorter queries than captions), one picked at
   random per step, plus Gaussian noise in vector space (a smoothness prior when pairs are
   few; it is the one augmentation every modality allows);
-- early stopping on held-out Recall@K (ranked at the level of `owners`, e.g. files whose
-  items are the candidates), keeping the best epoch; the held-out figures before training
-  are those of the initial map.
+- anchors (optional): queries the map must leave alone (e.g. generic searches), kept in
+  place by a KL term between their sharp candidate distributions before and after the map
+  (`anchor_weight`): a map that only bends what the pairs are about;
+- early stopping on held-out Recall@K or MRR (`stop_on_mrr`), ranked at the level of
+  `owners` (e.g. files whose items are the candidates), keeping the best epoch; the
+  held-out figures before training are those of the initial map.
 
 Two parameterisations: "residual" f(x) = x + B·A·x with rank r and B = 0 at the start, so
 training begins at the identity (query adapters: `xmodal tune`); "linear" f(x) = W·x + b
@@ -42,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+ANCHOR_TAU = 0.02  # how sharply the anchors' rankings are kept (their first files most)
 RESIDUAL = "residual"
 LINEAR = "linear"
 
@@ -62,12 +66,16 @@ class TrainOptions:
     noise: float = 0.02  # std of Gaussian noise added to each query vector in training
     patience: int = 15  # epochs without a better held-out score before stopping
     recall_k: int = 1  # the Recall@K that early stopping watches (R@5 breaks ties)
+    stop_on_mrr: bool = False  # watch the held-out MRR instead (smoother on few pairs)
     seed: int = 0
     # Mine negatives among every candidate (right when each is a known non-match unless
     # marked, e.g. class names), or only among candidates some training query asks for:
     # a user's uncaptioned photos are unlabelled, not wrong, and a map taught to push
     # queries away from them loses exactly the photos tuning should help find.
     mine_all: bool = False
+    # Weight of a term that keeps `anchors` (queries the map must leave alone, e.g. generic
+    # searches) where they were: mean 1 − cos(f(a), a) over a batch of them. 0: none.
+    anchor_weight: float = 0.0
 
 
 @dataclass
@@ -153,9 +161,9 @@ def recall(
     """Recall@K of mapped queries: 1 when an owner (file) of a positive ranks ≤ K, where an
     owner's score is its best candidate's (as search collapses items to files)."""
     if not len(mapped):
-        return {f"recall@{k}": 0.0 for k in ks}
+        return {**{f"recall@{k}": 0.0 for k in ks}, "mrr": 0.0}
     owners = np.arange(len(candidates)) if owners is None else owners
-    hits = np.zeros(len(ks))
+    hits, reciprocal = np.zeros(len(ks)), 0.0
     for start in range(0, len(mapped), 256):
         scores = mapped[start : start + 256] @ candidates.T
         for row, score in enumerate(scores):
@@ -166,7 +174,9 @@ def recall(
             best[relevant] = -np.inf
             rank = 1 + int((best > target).sum())
             hits += [rank <= k for k in ks]
-    return {f"recall@{k}": float(h / len(mapped)) for k, h in zip(ks, hits, strict=True)}
+            reciprocal += 1.0 / rank
+    found = {f"recall@{k}": float(h / len(mapped)) for k, h in zip(ks, hits, strict=True)}
+    return {**found, "mrr": reciprocal / len(mapped)}
 
 
 def train_map(
@@ -178,11 +188,13 @@ def train_map(
     owners: np.ndarray | None = None,
     initial: dict[str, np.ndarray] | None = None,
     progress: Progress | None = None,
+    anchors: np.ndarray | None = None,
 ) -> TrainResult:
     """Learn a map from `train` queries to `candidates` rows; stop early on `held_out`.
 
     `owners[row]` groups candidate rows (items of one file) for ranking; `initial` starts
-    from given weights (the keys `apply_map` reads) instead of identity / random."""
+    from given weights (the keys `apply_map` reads) instead of identity / random; `anchors`
+    (rows of d_in) are held in place with `options.anchor_weight`."""
     import torch
 
     options = options or TrainOptions()
@@ -190,7 +202,7 @@ def train_map(
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     try:
-        return _train(train, held_out, candidates, options, owners, initial, progress)
+        return _train(train, held_out, candidates, options, owners, initial, progress, anchors)
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
@@ -204,6 +216,7 @@ def _train(
     owners: np.ndarray | None,
     initial: dict[str, np.ndarray] | None,
     progress: Progress | None,
+    anchors: np.ndarray | None = None,
 ) -> TrainResult:
     import torch
 
@@ -228,6 +241,9 @@ def _train(
         model.train()
         for batch in np.array_split(rng.permutation(len(train.queries)), _batches(train, options)):
             loss = _loss(model, _views(train, batch, rng, options), train, batch, mined, targets)
+            if anchors is not None and len(anchors) and options.anchor_weight:
+                picked = torch.from_numpy(anchors[rng.integers(0, len(anchors), len(batch))])
+                loss = loss + options.anchor_weight * _kept_in_place(model, picked, targets)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -237,7 +253,7 @@ def _train(
         history.append(current)
         if progress is not None:
             progress(epoch, options.epochs, current)
-        if _key(current, options.recall_k) > _key(best, options.recall_k):
+        if _key(current, options) > _key(best, options):
             best, best_weights, best_epoch, waited = current, model.weights(), epoch, 0
         else:
             waited += 1
@@ -255,8 +271,9 @@ def _train(
     )
 
 
-def _key(figures: dict[str, float], k: int = 1) -> tuple[float, float]:
-    return (round(figures[f"recall@{k}"], 6), round(figures["recall@5"], 6))
+def _key(figures: dict[str, float], options: TrainOptions) -> tuple[float, float]:
+    first = figures["mrr"] if options.stop_on_mrr else figures[f"recall@{options.recall_k}"]
+    return (round(first, 6), round(figures["recall@5"], 6))
 
 
 def _batches(data: TrainData, options: TrainOptions) -> int:
@@ -329,6 +346,17 @@ def _loss(
     everything = torch.logsumexp(logits, dim=1)
     matching = torch.logsumexp(logits.masked_fill(~positive, float("-inf")), dim=1)
     return (everything - matching).mean()
+
+
+def _kept_in_place(model: Any, anchors: Any, targets: Any) -> Any:
+    """How far the map moves what `anchors` find: the KL divergence of their candidate
+    distributions (sharp: scale 1/ANCHOR_TAU) after the map from before it."""
+    import torch
+
+    moved = torch.nn.functional.normalize(model(anchors), dim=1)
+    before = torch.log_softmax(anchors @ targets.T / ANCHOR_TAU, dim=1)
+    after = torch.log_softmax(moved @ targets.T / ANCHOR_TAU, dim=1)
+    return torch.nn.functional.kl_div(after, before, log_target=True, reduction="batchmean")
 
 
 def _build_map(
