@@ -145,7 +145,7 @@ def stage_costs(pictures: list[Path]) -> dict[str, Any]:
         began = time.perf_counter()
         glance(str(path), people.FACE_SIDE)
         times["glance"].append(time.perf_counter() - began)
-        assert small is not None
+        assert small is not None and words.faces is not None
         began = time.perf_counter()
         words.faces.find(small)
         times["faces"].append(time.perf_counter() - began)

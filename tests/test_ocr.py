@@ -16,7 +16,7 @@ from xmodal_cli.collection import open_collection
 from xmodal_cli.media.glance import glance
 from xmodal_cli.models import SPACE_TEXT, lite, load_profile, ocr
 from xmodal_cli.models.lite import LiteProfile
-from xmodal_cli.models.sight import PEOPLE, ImageWords, flat_share
+from xmodal_cli.models.sight import PEOPLE, ImageWords, _looker, flat_share
 
 # (horse.png, a black silhouette on white, is flat enough for a second look, and passes it)
 PHOTOS_WITHOUT_TEXT = [
@@ -60,7 +60,7 @@ def test_the_gate_passes_text_and_stops_ordinary_photos(photo_dir, tmp_path):
     words = ImageWords(read_text=True, passage_words=120)
 
     def gate(path: Path) -> bool:
-        return words._worth_reading(str(path), glance(str(path), 320))
+        return words._worth_reading(_looker(str(path), None), glance(str(path), 320))
 
     assert gate(photo_dir / "page.png")  # a real scanned page
     assert gate(draw_invoice(tmp_path / "invoice.png"))  # flat: passed on the second look
@@ -124,7 +124,12 @@ def test_the_picture_decoded_with_the_photo_is_not_read_again(photo_dir, tmp_pat
     alone = [words.passages(path) for path in cases]
     reads: list[int] = []
     real_glance = sight.glance
-    monkeypatch.setattr(sight, "glance", lambda p, side: reads.append(side) or real_glance(p, side))
+
+    def counted(path: str, side: int) -> np.ndarray:
+        reads.append(side)
+        return real_glance(path, side)
+
+    monkeypatch.setattr(sight, "glance", counted)
     decoded = [decode_image(path, whole=sight.GLANCE_SIDE) for path in cases]
     assert all(d.whole is not None and max(d.whole.shape[:2]) <= sight.GLANCE_SIDE for d in decoded)
     together = [words.passages(p, d.whole) for p, d in zip(cases, decoded, strict=True)]
