@@ -9,10 +9,14 @@ DEMO   ?= $(or $(TMPDIR),/tmp)/xmodal-demo
 # reading, sox makes and measures sounds; chromium and its driver run the browser test of
 # `xmodal serve`. Installed once; skipped when already there.
 # libgl1, libglib2.0-0: OpenCV, which rapidocr (words in images) imports, links them.
-TEST_PACKAGES := espeak-ng pocketsphinx-testdata sox chromium chromium-driver libgl1 libglib2.0-0
+# sound-theme-freedesktop: real sounds for the `sound` space's tests (380 KB).
+TEST_PACKAGES := espeak-ng pocketsphinx-testdata sox chromium chromium-driver libgl1 libglib2.0-0 \
+	sound-theme-freedesktop
+# Real sounds for bench.real_sounds (not needed by the tests; it skips what is missing).
+BENCH_SOUND_PACKAGES := gcompris-qt-data oxygen-sounds sound-icons pingus-data frozen-bubble-data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-packages demo test lint bench clean
+.PHONY: setup system-packages demo test lint bench bench-sounds clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +31,7 @@ setup: $(STAMP) system-packages
 system-packages:
 	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null \
 	    || [ ! -d /usr/share/pocketsphinx/test/data/librivox ] \
+	    || [ ! -d /usr/share/sounds/freedesktop/stereo ] \
 	    || [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  echo "installing test media tools: $(TEST_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \
@@ -62,7 +67,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.peak_rss
 	$(BIN)/python -m bench.audio_throughput
 	$(BIN)/python -m bench.audio_similarity
+	$(BIN)/python -m bench.real_sounds
 	$(BIN)/python -m bench.audio_memory
+
+bench-sounds:  # the real sounds bench.real_sounds reads (Debian; data only, no games)
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	  $(BENCH_SOUND_PACKAGES) >/dev/null
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

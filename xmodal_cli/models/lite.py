@@ -30,6 +30,7 @@ from xmodal_cli.models import (
     ocr,
     people,
     registry,
+    sfx,
 )
 from xmodal_cli.models.sight import GLANCE_SIDE, ImageWords, Picture
 from xmodal_cli.models.whisper import Transcriber, Transcript
@@ -54,7 +55,8 @@ def model_ids(variant: str, read_text: bool = True) -> dict[str, str]:
     in the text space's id, so `index --no-ocr` is recorded and one index never mixes."""
     text = _text_id(variant) + f"+{people.MODEL_ID}" + (f"+{ocr.MODEL_ID}" if read_text else "")
     text += f"+{HYPERNYM_ID}"  # the class vectors ConSE mixes changed with it
-    return _ids(variant, text)
+    # Recordings also go into the `sound` space (models/sfx.py), which `similar` compares in.
+    return _ids(variant, text) | {sfx.SPACE: sfx.SOUND_MODEL_ID}
 
 
 def _text_id(variant: str) -> str:
@@ -81,16 +83,23 @@ def _ids(variant: str, text: str) -> dict[str, str]:
 def variant_of(ids: dict[str, str] | None) -> str | None:
     """The variant whose ids (this release's, with or without OCR, or the previous
     release's) are exactly `ids`, or None (none given, or another revision)."""
-    known = [(v, i) for v in VARIANTS for i in (model_ids(v), model_ids(v, False), previous_ids(v))]
+    known = [(v, i) for v in VARIANTS for i in (*_this_release(v), previous_ids(v))]
     return next((v for v, i in known if i == ids), None)
+
+
+def _this_release(variant: str) -> list[dict[str, str]]:
+    """The ids this release records, with and without OCR, and as it did before the
+    `sound` space (such an index gains it for the files indexed from then on)."""
+    current = [model_ids(variant), model_ids(variant, False)]
+    return current + [{k: v for k, v in i.items() if k != sfx.SPACE} for i in current]
 
 
 def reads_text_of(ids: dict[str, str] | None) -> bool | None:
     """Whether an index with these ids reads text in images; None if they do not say."""
     for variant in VARIANTS:
-        for read_text in (True, False):
-            if model_ids(variant, read_text) == ids:
-                return read_text
+        for index, known in enumerate(_this_release(variant)):
+            if known == ids:
+                return index % 2 == 0
     return None
 
 
@@ -117,17 +126,19 @@ class LiteProfile:
         self.variant = variant
         self.like_spaces = {
             "image": SPACE_VISUAL,
-            "audio": SPACE_ACOUSTIC,
+            "audio": sfx.SPACE,  # the aiSFX embedding fused with the acoustic statistics
             "text": SPACE_TEXT,
             "video": SPACE_VISUAL,  # a video is like another by its frames
         }
-        # No learned audio space: the acoustic one comes from the 16 kHz analysis itself.
-        self.sound_rate: int | None = None
+        # The acoustic space comes from the 16 kHz analysis itself; the `sound` space from
+        # 30-second windows at 44.1 kHz (encode_sounds).
+        self.sound_rate: int | None = sfx.SAMPLE_RATE
         self.sound_window = 30.0
         self.spaces = {
             SPACE_TEXT: minilm.DIM,
             SPACE_VISUAL: efficientnet.FEATURE_DIM,
             SPACE_ACOUSTIC: acoustic.DIM,
+            sfx.SPACE: sfx.SOUND_DIM,
         }
         self.read_text = read_text  # False: `index --no-ocr`
         self.model_ids = model_ids(variant, read_text)
@@ -162,7 +173,9 @@ class LiteProfile:
         return (SPACE_TEXT,)  # images and recordings are mapped into words
 
     def encode_sounds(self, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
-        return {}
+        with self._loading:  # decode threads: one network, built by whichever asks first
+            space = sfx.shared_space()
+        return {sfx.SPACE: space.encode(windows)}
 
     def _vision_parts(self) -> tuple[Any, list[str], np.ndarray]:
         with self._loading:  # videos encode frames in decode threads: load once

