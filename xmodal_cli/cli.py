@@ -244,10 +244,12 @@ def check(
     as_json: JsonReport = False,
     index_dir: IndexDir = None,
 ) -> None:
-    """Verify the index: schema, vectors, FAISS files against SQLite, files on disk.
+    """Verify the index: schema, vectors, FAISS files and the word index against SQLite,
+    files on disk.
 
     Exit code 0 when the index is consistent, 1 when problems were found (listed). With
-    --repair, derived files are rebuilt from SQLite and unusable rows dropped first.
+    --repair, derived files (FAISS, the word index) are rebuilt from SQLite and unusable
+    rows dropped first.
 
     Examples:
 
