@@ -1,7 +1,7 @@
-"""`xmodal tune`'s gate and split: the adapter bends only searches near the captions it was
-trained on, generic searches keep their first result, the adapter file keeps its keys (and
-still reads version 1), and a caption split keeps an adapter that learnt photo-specific
-words where a file split, rightly, refuses it."""
+"""`xmodal tune`'s gate and split: the adapter bends only searches nearer the captions it
+was trained on than everyday names, generic searches keep their first result, the adapter
+file keeps its keys and names (and still reads versions 1 and 2), and a caption split keeps
+an adapter that learnt photo-specific words where a file split, rightly, refuses it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,13 @@ from xmodal_cli import adapter
 from xmodal_cli.cli import app
 from xmodal_cli.collection import open_collection
 from xmodal_cli.evaluation import Pair
-from xmodal_cli.tuning import TuneOptions, caption_split, choose_gate, generic_queries
+from xmodal_cli.tuning import (
+    TuneOptions,
+    caption_split,
+    choose_gate,
+    everyday_names,
+    generic_queries,
+)
 
 DIM = 16
 
@@ -52,18 +58,57 @@ def test_the_gate_bends_only_queries_near_the_captions() -> None:
     assert float(found.apply(far) @ target) > 0.99
 
 
-def test_the_adapter_file_keeps_keys_and_gate_and_reads_version_1(tmp_path: Path) -> None:
+def test_the_gate_weighs_captions_against_everyday_names() -> None:
+    rng = np.random.default_rng(4)
+    target = _unit(rng.standard_normal(DIM))
+    found = _towards(target)
+    eye = np.eye(DIM, dtype=np.float32)
+    found.keys, found.away, found.gate = eye[:1], eye[1:2], 0.0
+    # Halfway between a caption and an everyday name: as near to both, not bent.
+    between = _unit(eye[0] + eye[1])
+    assert found.weight(between[None])[0] == 0.0
+    np.testing.assert_allclose(found.apply(between), between, atol=1e-6)
+    # A sentence only loosely like the caption (cosine 0.45) but unlike everything
+    # everyday: bent fully, where a cosine gate at 0.5 would have left it alone.
+    loose = _unit(np.r_[0.45, 0.0, 0.893, np.zeros(DIM - 3)].astype(np.float32))
+    np.testing.assert_allclose(found.weight(loose[None]), [1.0])
+    assert float(found.apply(loose) @ target) > 0.99
+    np.testing.assert_allclose(found.nearness(np.stack([between, loose])), [0.0, 0.45], atol=1e-3)
+    words = everyday_names()
+    assert len(words) > 1500 and "hot beverage" in words and "cow face" in words
+    assert not any("arrow" in w for w in words)
+
+
+def test_the_adapter_file_keeps_keys_and_gate_and_reads_versions_1_and_2(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     found = _towards(_unit(rng.standard_normal(DIM)))
-    found.keys, found.gate = _unit(rng.standard_normal((5, DIM))), 0.45
+    found.keys, found.gate = _unit(rng.standard_normal((5, DIM))), 0.05
+    found.away = _unit(rng.standard_normal((7, DIM)))
     adapter.save(adapter.Adapter({("text", "image"): found}), tmp_path)
     loaded = adapter.load(tmp_path)
     assert loaded is not None
     again = loaded.maps[("text", "image")]
-    assert again.gate == 0.45 and again.keys is not None
+    assert again.gate == 0.05 and again.keys is not None and again.away is not None
     np.testing.assert_allclose(again.keys, found.keys, atol=1e-3)  # stored as float16
-    query = _unit(rng.standard_normal(DIM))
-    np.testing.assert_allclose(again.apply(query), found.apply(query), atol=1e-3)
+    np.testing.assert_allclose(again.away, found.away, atol=1e-3)
+    queries = _unit(rng.standard_normal((50, DIM)))
+    np.testing.assert_allclose(again.apply_all(queries), found.apply_all(queries), atol=2e-3)
+    weights = found.weight(queries)
+    assert 0 < (weights > 0).sum() < len(queries)  # the names close the gate for some
+    # A version-2 file (a gate on the captions alone): read without names, applied so.
+    with np.load(adapter.path_in(tmp_path)) as data:
+        arrays = {k: data[k] for k in data.files if not k.endswith("|away")}
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    arrays["meta"] = np.frombuffer(json.dumps({**meta, "version": 2}).encode(), dtype=np.uint8)
+    with open(adapter.path_in(tmp_path), "wb") as handle:
+        np.savez(handle, **arrays)
+    two = adapter.load(tmp_path)
+    assert two is not None and two.maps[("text", "image")].away is None
+    found.away = None
+    np.testing.assert_allclose(
+        two.maps[("text", "image")].weight(queries), found.weight(queries), atol=2e-3
+    )
+    query = queries[0]
     # A version-1 file (before the gate): read, and applied without one.
     meta = {
         "version": 1,
@@ -76,7 +121,7 @@ def test_the_adapter_file_keeps_keys_and_gate_and_reads_version_1(tmp_path: Path
         "text|image|up": found.up,
     }
     with open(adapter.path_in(tmp_path), "wb") as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]
+        np.savez(handle, **arrays)
     old = adapter.load(tmp_path)
     assert old is not None and old.maps[("text", "image")].keys is None
     np.testing.assert_allclose(old.maps[("text", "image")].weight(query[None]), [1.0])
@@ -97,6 +142,12 @@ def test_the_chosen_gate_keeps_generic_first_results() -> None:
     assert (before != after).mean() == pytest.approx(share)
     assert choose_gate(found, generic, candidates, owners, 1.0)[0] == 0.2  # anything goes
     assert choose_gate(found, generic, candidates, owners, 0.0)[1] == 0.0
+    found.away = _unit(rng.standard_normal((40, DIM)))  # a margin over everyday names
+    gate, share = choose_gate(found, generic, candidates, owners, 0.02)
+    assert gate is not None and -0.5 <= gate <= 0.9 and share <= 0.02
+    after = np.argmax(found.apply_all(generic) @ candidates.T, axis=1)
+    assert (before != after).mean() == pytest.approx(share)
+    assert choose_gate(found, generic, candidates, owners, 1.0)[0] == -0.5
     words = generic_queries()
     assert len(words) == 1000 and "goldfish" in words
 

@@ -8,10 +8,15 @@ identity), and touches only the query, so the stored vectors, the FAISS files (a
 recall an approximate index was tuned to), and the calibration stay valid: calibration
 measures any unit query against the stored vectors (store/calibration.py).
 
-The gate g(q) ∈ [0, 1] keeps the map to the user's vocabulary: it grows from 0 to 1 as the
-query's best cosine to the captions it was trained on (`keys`) rises from `gate` to
-`gate + GATE_WIDTH`, so a search unlike every caption is not bent at all (tuning.py picks
-`gate` so that generic searches keep their first result). Version 1 maps had no gate.
+The gate g(q) ∈ [0, 1] keeps the map to the user's vocabulary. It reads how much nearer
+the query is to the captions the map was trained on (`keys`) than to everyday things
+(`away`: emoji names, tuning.everyday_names): its best cosine to a key minus its best
+cosine to an everyday name. g grows from 0 to 1 as that rises from `gate` to
+`gate + GATE_WIDTH`, so a search unlike every caption, or as near to something everyday,
+is not bent at all (tuning.py picks `gate` so that generic searches keep their first
+result). A sentence about the user's subject that shares few words with any one caption
+still opens it, as long as nothing everyday is nearer. Version 2 maps had no `away` (the
+best cosine to a key alone); version 1 maps had no gate.
 
 The file `adapter.npz` in the index folder is derived data like the FAISS files: written
 by a writer under the index lock, to a temp file then `os.replace`d (store/atomic.py);
@@ -33,8 +38,8 @@ import numpy as np
 from xmodal_cli.store.atomic import write_atomically
 
 FILE_NAME = "adapter.npz"
-VERSION = 2
-READABLE = (1, 2)  # version 1: maps without a gate
+VERSION = 3
+READABLE = (1, 2, 3)  # version 1: maps without a gate; 2: gate without `away`
 GATE_WIDTH = 0.1  # cosine from no change to the full map (chosen on a tuning split)
 
 
@@ -51,15 +56,23 @@ class QueryMap:
     model_id: str  # of the space's encoder when it was trained
     figures: dict[str, Any] = field(default_factory=dict)
     keys: np.ndarray | None = None  # (n, dim) unit vectors of the training captions; None: no gate
-    gate: float = 0.0  # best cosine to a key below which the map does nothing
+    gate: float = 0.0  # nearness (see weight) below which the map does nothing
+    away: np.ndarray | None = None  # (m, dim) unit vectors of everyday names; None: version 2
 
     def weight(self, queries: np.ndarray) -> np.ndarray:
         """g(q) for each row of `queries`: how much of the map applies."""
         if self.keys is None or not len(self.keys):
             return np.ones(len(queries), dtype=np.float32)
-        best = (queries @ self.keys.T).max(axis=1)
-        weight: np.ndarray = np.clip((best - self.gate) / GATE_WIDTH, 0.0, 1.0)
+        weight: np.ndarray = np.clip((self.nearness(queries) - self.gate) / GATE_WIDTH, 0.0, 1.0)
         return weight.astype(np.float32)
+
+    def nearness(self, queries: np.ndarray) -> np.ndarray:
+        """Best cosine to a caption, less the best cosine to an everyday name (if any)."""
+        assert self.keys is not None
+        near: np.ndarray = (queries @ self.keys.T).max(axis=1)
+        if self.away is not None and len(self.away):
+            near = near - (queries @ self.away.T).max(axis=1)
+        return near
 
     def apply_all(self, queries: np.ndarray) -> np.ndarray:
         """Each row mapped, unit length."""
@@ -102,6 +115,7 @@ class Adapter:
                     "rank": int(m.down.shape[0]),
                     "captions": 0 if m.keys is None else len(m.keys),
                     "gate": m.gate,
+                    "everyday_names": 0 if m.away is None else len(m.away),
                     "in_use": model_ids.get(space) == m.model_id,
                     **m.figures,
                 }
@@ -131,9 +145,11 @@ def load(directory: Path) -> Adapter | None:
                 if down.ndim != 2 or up.shape != (down.shape[1], down.shape[0]):
                     raise AdapterError(f"{FILE_NAME}: {key} has inconsistent shapes")
                 keys = data.get(f"{key}|keys")  # version 1: none
-                if keys is not None and (keys.ndim != 2 or keys.shape[1] != down.shape[1]):
-                    raise AdapterError(f"{FILE_NAME}: {key} has inconsistent shapes")
-                arrays = (down, up) if keys is None else (down, up, keys)
+                away = data.get(f"{key}|away")  # versions 1 and 2: none
+                for extra in (keys, away):
+                    if extra is not None and (extra.ndim != 2 or extra.shape[1] != down.shape[1]):
+                        raise AdapterError(f"{FILE_NAME}: {key} has inconsistent shapes")
+                arrays = [a for a in (down, up, keys, away) if a is not None]
                 if not all(np.isfinite(a).all() for a in arrays):
                     raise AdapterError(f"{FILE_NAME}: {key} holds non-finite numbers")
                 maps[(entry["space"], entry["type"])] = QueryMap(
@@ -143,6 +159,7 @@ def load(directory: Path) -> Adapter | None:
                     dict(entry.get("figures", {})),
                     keys.astype(np.float32) if keys is not None else None,
                     float(entry.get("gate", 0.0)),
+                    away.astype(np.float32) if away is not None else None,
                 )
     except AdapterError:
         raise
@@ -178,6 +195,8 @@ def save(adapter: Adapter, directory: Path) -> None:
         arrays[f"{space}|{modality}|up"] = m.up.astype(np.float32)
         if m.keys is not None:  # float16: cosines move by < 1e-3, half the bytes
             arrays[f"{space}|{modality}|keys"] = m.keys.astype(np.float16)
+        if m.away is not None:
+            arrays[f"{space}|{modality}|away"] = m.away.astype(np.float16)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as handle:
