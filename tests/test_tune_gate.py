@@ -209,3 +209,21 @@ def test_a_caption_split_keeps_photo_words_that_a_file_split_refuses(tmp_path: P
 def test_tune_refuses_an_unknown_split(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["tune", "--split", "photo", "--index-dir", str(tmp_path)])
     assert done.exit_code == 2 and "--split caption or file" in done.output
+
+
+def test_the_members_maps_are_averaged_into_one() -> None:
+    """Bagging: the saved map's update is the mean of the members' updates."""
+    from xmodal_cli.training import TrainResult
+    from xmodal_cli.tuning import _averaged
+
+    rng = np.random.default_rng(5)
+    weights = [
+        {"down": rng.standard_normal((3, DIM)), "up": rng.standard_normal((DIM, 3))}
+        for _ in range(4)
+    ]
+    results = [TrainResult(w, {}, {}, 1, 1, 0.0, 0.05) for w in weights]
+    found = _averaged(results, "m")
+    assert found.down.shape == (12, DIM) and found.up.shape == (DIM, 12)
+    x = _unit(rng.standard_normal((6, DIM)))
+    update = np.mean([(x @ w["down"].T) @ w["up"].T for w in weights], axis=0)
+    np.testing.assert_allclose(found.apply_all(x), _unit(x + update), atol=1e-5)

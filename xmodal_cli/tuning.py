@@ -2,8 +2,9 @@
 
 For each (space, type) that the pairs' files call for: the stored item vectors of that type
 are the candidates, each pair's query is encoded (with word-dropped views for training),
-the pairs are split into train and held-out parts, seeded, and training.train_map fits a
-residual low-rank map, stopping early on the held-out MRR (smoother than Recall@1 on a
+the pairs are split into train and held-out parts, seeded, and training.train_map fits
+residual low-rank maps from five seeds (averaged: bagging steadies a map learnt from a few
+hundred captions), each stopping early on the held-out MRR (smoother than Recall@1 on a
 few dozen captions), while holding half the generic searches (below) in place: a KL term
 keeps what they find (training.py's anchors), so the map learns to bend the user's words
 and not the everyday ones next to them, and the gate can open lower. The split is by
@@ -45,7 +46,14 @@ from xmodal_cli.models import Profile
 from xmodal_cli.search import Result
 from xmodal_cli.store.catalog import Catalog
 from xmodal_cli.store.rows import ItemRow
-from xmodal_cli.training import TrainData, TrainOptions, recall, split_rows, train_map
+from xmodal_cli.training import (
+    TrainData,
+    TrainOptions,
+    TrainResult,
+    recall,
+    split_rows,
+    train_map,
+)
 
 Progress = Callable[[str, int, int, dict[str, float]], None]  # (space/type, epoch, of, figures)
 
@@ -73,6 +81,9 @@ class TuneOptions:
     # dev R@1 over the captions alone, generic and unrelated searches kept); False: alone
     everyday: bool = True
     stop_on_mrr: bool = True  # early stopping watches held-out MRR (smoother than R@1)
+    # Maps trained from this many seeds, averaged (bagging: steadier on a few hundred
+    # captions); 5 chosen among 1, 3, 5 on the dev phrasings (+0.02 R@1, +0.04 R@5 over 1)
+    members: int = 5
 
 
 @dataclass
@@ -235,30 +246,33 @@ def _fit(
     anchors = None
     if options.anchor_weight:  # the generic searches held in place are not those judged
         anchors, generic = generic[0::2], generic[1::2]
-    result = train_map(
-        data.subset(train_rows),
-        data.subset(held_rows),
-        vectors,
-        TrainOptions(
-            rank=options.rank,
-            epochs=options.epochs,
-            seed=options.seed,
-            anchor_weight=options.anchor_weight,
-            stop_on_mrr=options.stop_on_mrr,
-        ),
-        owners=owners,
-        anchors=anchors,
-        progress=(
-            (lambda e, n, f: progress(f"{space}/{outcome.type}", e, n, f)) if progress else None
-        ),
-    )
-    outcome.epochs, outcome.best_epoch = result.epochs, result.best_epoch
+    results = [
+        train_map(
+            data.subset(train_rows),
+            data.subset(held_rows),
+            vectors,
+            TrainOptions(
+                rank=options.rank,
+                epochs=options.epochs,
+                seed=options.seed + member,
+                anchor_weight=options.anchor_weight,
+                stop_on_mrr=options.stop_on_mrr,
+            ),
+            owners=owners,
+            anchors=anchors,
+            progress=_member_progress(progress, f"{space}/{outcome.type}", member, options),
+        )
+        for member in range(options.members)
+    ]
+    result = results[0]  # every member starts at the identity: the same `before`
+    outcome.epochs = max(r.epochs for r in results)
+    outcome.best_epoch = round(float(np.mean([r.best_epoch for r in results])))
     keyed = [data.queries[train_rows]]
     if options.key_views:
         keyed += [data.views[i] for i in train_rows if len(data.views[i])]
     keys = np.concatenate(keyed)
     keys = keys[:: max(1, -(-len(keys) // options.keys))]
-    found = QueryMap(result.weights["down"], result.weights["up"], profile.model_ids[space])
+    found = _averaged(results, profile.model_ids[space])
     found.keys = keys
     if options.everyday:
         found.away = np.stack([encode(name) for name in everyday_names()])
@@ -268,7 +282,8 @@ def _fit(
     held = data.subset(held_rows)
     outcome.before = result.before
     if outcome.gate is None:
-        outcome.after = result.after
+        ungated = QueryMap(found.down, found.up, found.model_id)
+        outcome.after = recall(ungated.apply_all(held.queries), vectors, held.positives, owners)
         outcome.reason = (
             f"at any gate it changes the first result of more than "
             f"{options.generic_change:.0%} of generic searches"
@@ -354,6 +369,25 @@ def choose_gate(
         if changed <= most * len(generic):
             return float(gate), changed / len(generic)
     return None, 1.0
+
+
+def _averaged(results: list[TrainResult], model_id: str) -> QueryMap:
+    """One residual map whose update is the mean of the members' updates: their low-rank
+    factors side by side (rank = members × rank), so the adapter file keeps its form."""
+    down = np.concatenate([r.weights["down"] for r in results])
+    up = np.concatenate([r.weights["up"] for r in results], axis=1) / len(results)
+    return QueryMap(down.astype(np.float32), up.astype(np.float32), model_id)
+
+
+def _member_progress(
+    progress: Progress | None, label: str, member: int, options: TuneOptions
+) -> Callable[[int, int, dict[str, float]], None] | None:
+    """Progress of one member's training, labelled with which of how many it is."""
+    if progress is None:
+        return None
+    if options.members > 1:
+        label = f"{label} {member + 1}/{options.members}"
+    return lambda epoch, epochs, figures: progress(label, epoch, epochs, figures)
 
 
 def _candidates(
