@@ -68,7 +68,8 @@ def tune_command(
     UserComment, audio tags; --from-names adds folder and file names. A share of the
     captions (with --split file: of the files) is held out: the adapter is saved only when
     it beats no adapter on their Recall@1 (exit 1 with the figures otherwise). It applies
-    only to searches near your captions: generic searches keep their first result. Stored
+    only to searches nearer your captions than everyday things (emoji names): generic
+    searches keep their first result. Stored
     vectors are not touched; `xmodal eval --no-tune` measures without the adapter, and
     --reset removes it.
 

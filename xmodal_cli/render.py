@@ -371,7 +371,7 @@ class ProgressReporter:
 
 
 class TuneProgress:
-    """`xmodal tune`: a bar per adapter on stderr with the held-out Recall@1 as it trains."""
+    """`xmodal tune`: a bar per map trained, on stderr, with its held-out Recall@1."""
 
     def __init__(self, *, quiet: bool) -> None:
         self.console = stderr_console()
