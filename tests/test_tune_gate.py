@@ -203,6 +203,11 @@ def test_a_caption_split_keeps_photo_words_that_a_file_split_refuses(tmp_path: P
     in_use = saved.maps[("text", "image")]
     assert in_use.keys is not None and len(in_use.keys) == kept.train
     assert in_use.figures["split"] == kept.split == "caption" and refused.split == "file"
+    assert kept.members == 5 and in_use.down.shape == (5 * DIM, DIM)  # five maps, averaged
+    # A large collection trains fewer maps (here: 40 photos against a limit of 8 → one).
+    smaller = TuneOptions(**{**options.__dict__, "members_up_to": 8})
+    (single,) = col.tune(pairs, options=smaller).outcomes
+    assert single.members == 1 and single.kept and single.as_dict()["members"] == 1
     col.close()
 
 

@@ -163,12 +163,16 @@ def recall(
     if not len(mapped):
         return {**{f"recall@{k}": 0.0 for k in ks}, "mrr": 0.0}
     owners = np.arange(len(candidates)) if owners is None else owners
+    # Each owner's best candidate: candidates sorted by owner, one max per run (exact, and
+    # far faster than np.maximum.at on tens of thousands of candidates)
+    order = np.argsort(owners, kind="stable")
+    present, starts = np.unique(owners[order], return_index=True)
     hits, reciprocal = np.zeros(len(ks)), 0.0
     for start in range(0, len(mapped), 256):
         scores = mapped[start : start + 256] @ candidates.T
         for row, score in enumerate(scores):
             best = np.full(int(owners.max()) + 1, -np.inf)
-            np.maximum.at(best, owners, score)
+            best[present] = np.maximum.reduceat(score[order], starts)
             relevant = np.unique(owners[positives[start + row]])
             target = best[relevant].max()
             best[relevant] = -np.inf

@@ -82,8 +82,11 @@ class TuneOptions:
     everyday: bool = True
     stop_on_mrr: bool = True  # early stopping watches held-out MRR (smoother than R@1)
     # Maps trained from this many seeds, averaged (bagging: steadier on a few hundred
-    # captions); 5 chosen among 1, 3, 5 on the dev phrasings (+0.02 R@1, +0.04 R@5 over 1)
+    # captions); 5 chosen among 1, 3, 5 on the dev phrasings (+0.02 R@1, +0.04 R@5 over 1).
+    # Each costs a training, so above `members_up_to` candidate items there are fewer
+    # (one at 5× that): a tune of a large collection costs about what one map did.
     members: int = 5
+    members_up_to: int = 10_000
 
 
 @dataclass
@@ -104,6 +107,7 @@ class Outcome:
     split: str = ""  # how the held-out part was made: "caption" or "file"
     gate: float | None = None  # adapter.py's gate; None: no gate keeps generic searches
     generic_changed: float = 0.0  # share of generic searches whose first file it changes
+    members: int = 0  # maps trained and averaged
     seconds: float = 0.0
     kept: bool = False
     reason: str = ""
@@ -125,6 +129,7 @@ class Outcome:
             "split": self.split,
             "gate": self.gate,
             "generic_changed": round(self.generic_changed, 4),
+            "members": self.members,
             "seconds": round(self.seconds, 2),
             "kept": self.kept,
             "reason": self.reason,
@@ -246,6 +251,9 @@ def _fit(
     anchors = None
     if options.anchor_weight:  # the generic searches held in place are not those judged
         anchors, generic = generic[0::2], generic[1::2]
+    outcome.members = max(
+        1, min(options.members, options.members * options.members_up_to // len(vectors))
+    )
     results = [
         train_map(
             data.subset(train_rows),
@@ -260,9 +268,9 @@ def _fit(
             ),
             owners=owners,
             anchors=anchors,
-            progress=_member_progress(progress, f"{space}/{outcome.type}", member, options),
+            progress=_member_progress(progress, f"{space}/{outcome.type}", member, outcome),
         )
-        for member in range(options.members)
+        for member in range(outcome.members)
     ]
     result = results[0]  # every member starts at the identity: the same `before`
     outcome.epochs = max(r.epochs for r in results)
@@ -380,13 +388,13 @@ def _averaged(results: list[TrainResult], model_id: str) -> QueryMap:
 
 
 def _member_progress(
-    progress: Progress | None, label: str, member: int, options: TuneOptions
+    progress: Progress | None, label: str, member: int, outcome: Outcome
 ) -> Callable[[int, int, dict[str, float]], None] | None:
     """Progress of one member's training, labelled with which of how many it is."""
     if progress is None:
         return None
-    if options.members > 1:
-        label = f"{label} {member + 1}/{options.members}"
+    if outcome.members > 1:
+        label = f"{label} {member + 1}/{outcome.members}"
     return lambda epoch, epochs, figures: progress(label, epoch, epochs, figures)
 
 
