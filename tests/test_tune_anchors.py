@@ -59,3 +59,18 @@ def test_anchors_without_weight_change_nothing() -> None:
     given = train_map(train, held, candidates, options, anchors=candidates[:10])
     for name, value in plain.weights.items():
         np.testing.assert_array_equal(value, given.weights[name])
+
+
+def test_mining_by_partition_picks_what_a_full_sort_picks() -> None:
+    """training._best (partition, then a sort of the few) equals the head of a stable
+    argsort of −score, ties and −inf (positives, unlabelled rows) included."""
+    from xmodal_cli.training import _best
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n, k = int(rng.integers(0, 50)), int(rng.integers(0, 10))
+        score = np.round(rng.standard_normal(n), 1)  # rounded: many ties
+        score[rng.random(n) < 0.3] = -np.inf
+        order = np.argsort(-score, kind="stable")
+        expected = order[np.isfinite(score[order])][:k]
+        np.testing.assert_array_equal(_best(score, k), expected)

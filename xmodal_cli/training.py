@@ -318,13 +318,22 @@ def _mine(
             score[positives] = -np.inf
             if not options.mine_all:
                 score[unlabelled] = -np.inf
-            order = np.argsort(-score, kind="stable")
-            order = order[np.isfinite(score[order])]
-            hard = order[: options.hard_negatives]
-            below = order[score[order] < floor]
-            semi = below[: options.semi_hard_negatives]
+            hard = _best(score, options.hard_negatives)
+            semi = _best(np.where(score < floor, score, -np.inf), options.semi_hard_negatives)
             out.append(np.unique(np.concatenate([hard, semi])))
     return out
+
+
+def _best(score: np.ndarray, k: int) -> np.ndarray:
+    """The k highest finite scores' positions, best first, ties by position: the head of a
+    stable argsort of −score, found by partition (a full sort of every candidate for every
+    query was most of an epoch's time on large collections)."""
+    finite = np.flatnonzero(np.isfinite(score))
+    if len(finite) > k > 0:
+        cut = np.partition(score[finite], len(finite) - k)[len(finite) - k]
+        finite = finite[score[finite] >= cut]  # ties at the cut all stay, to be sorted
+    picked = finite[np.argsort(-score[finite], kind="stable")][:k]
+    return picked
 
 
 def _loss(
