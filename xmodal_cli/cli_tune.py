@@ -69,9 +69,8 @@ def tune_command(
     captions (with --split file: of the files) is held out: the adapter is saved only when
     it beats no adapter on their Recall@1 (exit 1 with the figures otherwise). It applies
     only to searches nearer your captions than everyday things (emoji names): generic
-    searches keep their first result. Stored
-    vectors are not touched; `xmodal eval --no-tune` measures without the adapter, and
-    --reset removes it.
+    searches keep their first result. Stored vectors are not touched; `xmodal eval
+    --no-tune` measures without the adapter, and --reset removes it.
 
     Examples:
 

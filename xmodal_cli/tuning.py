@@ -56,6 +56,7 @@ from xmodal_cli.training import (
 )
 
 Progress = Callable[[str, int, int, dict[str, float]], None]  # (space/type, epoch, of, figures)
+Vocabulary = tuple[np.ndarray, np.ndarray | None]  # generic searches, everyday names
 
 
 @dataclass(frozen=True)
@@ -182,10 +183,11 @@ def tune(
                 by_type.setdefault(row.modality, []).append(row.id)
         for modality, ids in by_type.items():
             grouped.setdefault(modality, []).append((pair.query, tuple(ids)))
+    vocabulary: dict[str, Vocabulary] = {}  # per space: encoded once for every type
     for modality, typed in sorted(grouped.items()):
         for space in profile.query_spaces(modality):
             outcome = Outcome(space, modality, pairs=len(typed))
-            _fit(outcome, typed, catalog, profile, options, progress)
+            _fit(outcome, typed, catalog, profile, options, progress, vocabulary)
             report.outcomes.append(outcome)
     report.seconds = time.perf_counter() - started
     return report
@@ -198,6 +200,7 @@ def _fit(
     profile: Profile,
     options: TuneOptions,
     progress: Progress | None,
+    vocabulary: dict[str, Vocabulary],
 ) -> None:
     started = time.perf_counter()
     space, dim = outcome.space, profile.spaces[outcome.space]
@@ -247,7 +250,9 @@ def _fit(
         if variants:
             data.views[i] = np.stack([encode(v) for v in sorted(variants)])
     outcome.train, outcome.held_out = len(train_rows), len(held_rows)
-    generic = np.stack([encode(q) for q in generic_queries()])
+    if space not in vocabulary:
+        vocabulary[space] = _vocabulary(encode, options)
+    generic, everyday = vocabulary[space]
     anchors = None
     if options.anchor_weight:  # the generic searches held in place are not those judged
         anchors, generic = generic[0::2], generic[1::2]
@@ -282,8 +287,7 @@ def _fit(
     keys = keys[:: max(1, -(-len(keys) // options.keys))]
     found = _averaged(results, profile.model_ids[space])
     found.keys = keys
-    if options.everyday:
-        found.away = np.stack([encode(name) for name in everyday_names()])
+    found.away = everyday
     outcome.gate, outcome.generic_changed = choose_gate(
         found, generic, vectors, owners, options.generic_change
     )
@@ -340,6 +344,14 @@ def caption_split(
         return None
     chosen = np.isin(row_text, held)
     return np.flatnonzero(~chosen), np.flatnonzero(chosen)
+
+
+def _vocabulary(encode: Callable[[str], np.ndarray], options: TuneOptions) -> Vocabulary:
+    """The generic searches and (if the gate weighs them) the everyday names, encoded as
+    queries in one space."""
+    generic = np.stack([encode(q) for q in generic_queries()])
+    everyday = np.stack([encode(n) for n in everyday_names()]) if options.everyday else None
+    return generic, everyday
 
 
 def generic_queries() -> list[str]:
